@@ -1,0 +1,1 @@
+"""The built-in demo: a loopback server replaying a live story."""

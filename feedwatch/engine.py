@@ -1,0 +1,376 @@
+"""Wires scheduler, fetch, parse, store and dedupe; publishes UpdateEvents to subscribers.
+
+A source's whole life is ``_poll``: fetch (network, on the loop, async) → parse (worker
+thread) → ingest + clustering (the single database thread) → new state → events. Nothing
+raises out of a poll: every failure becomes the source's ``last_error``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from .config import SourceSpec, Topic
+from .dedupe import ClusterIndex, DedupeDoc, DedupeSettings
+from .fetch import MAX_RETRY_AFTER, Fetcher, FetchError, Validators
+from .model import Entry, EventKind, SourceKind, SourceState, Update, UpdateEvent
+from .sources.feed import FeedParseError, parse_feed
+from .sources.telegram import ChannelPage, TelegramPageError, parse_channel_page
+from .store import Store, StoreError
+from .topicfilter import TopicFilter
+
+log = logging.getLogger("feedwatch.engine")
+
+T = TypeVar("T")
+TELEGRAM_PERMALINK_BASE = "https://t.me"
+MAX_TELEGRAM_PAGES = 20  # pages followed back per poll to close a gap (~400 posts)
+JITTER = 0.1  # ± fraction of the interval
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def next_delay(interval: float, failures: int, *, retry_after: float | None = None,
+               max_backoff: float = 3600.0, rng: Callable[[], float] = random.random) -> float:
+    """Seconds until the next poll: the interval ± jitter, doubled per consecutive failure up
+    to ``max_backoff``, and never sooner than a server's Retry-After (itself capped)."""
+    base = interval
+    if failures > 0:
+        base = min(interval * 2.0 ** min(failures, 30), max(max_backoff, interval))
+    if retry_after is not None:
+        base = max(base, min(retry_after, MAX_RETRY_AFTER))
+    return base * (1.0 + JITTER * (2.0 * rng() - 1.0))
+
+
+@dataclass(frozen=True, slots=True)
+class PollResult:
+    source: str
+    events: tuple[UpdateEvent, ...] = ()
+    error: str | None = None
+    not_modified: bool = False
+    warning: str | None = None
+    state: SourceState | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(slots=True)
+class _Fetched:
+    entries: list[Entry] = field(default_factory=list)
+    not_modified: bool = False
+    warning: str | None = None
+    validators: Validators = field(default_factory=Validators)
+    cursor: str | None = None
+
+
+class SourceUnavailable(Exception):
+    """A source-level problem found after a successful HTTP fetch (e.g. no preview)."""
+
+
+Subscriber = Callable[[UpdateEvent], None]
+StateSubscriber = Callable[[SourceState], None]
+
+
+class Engine:
+    """Polls a topic's sources, stores what they say and tells subscribers what changed."""
+
+    def __init__(self, topic: Topic, store: Store, *, fetcher: Fetcher | None = None,
+                 clock: Callable[[], datetime] = utcnow) -> None:
+        self.topic = topic
+        self.store = store
+        self.clock = clock
+        self.fetcher = fetcher or Fetcher(topic.fetch)
+        self._own_fetcher = fetcher is None
+        tg_host = urlsplit(topic.telegram_base_url).hostname
+        if tg_host:
+            self.fetcher.limit_host(tg_host, 1)  # one request at a time per Telegram host
+        self.filter = TopicFilter(topic)
+        settings = DedupeSettings(window=topic.dedupe.window, enabled=topic.dedupe.enabled)
+        if topic.dedupe.threshold is not None:
+            settings = replace(settings, threshold=topic.dedupe.threshold)
+        self.index = ClusterIndex(settings)
+        self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="feedwatch-db")
+        self._subscribers: list[Subscriber] = []
+        self._state_subscribers: list[StateSubscriber] = []
+        self._scheduler: AsyncIOScheduler | None = None
+        self._running: set[str] = set()
+        self._index_ready = False
+        self.paused = False
+
+    # --- subscribers -------------------------------------------------------------------
+
+    def subscribe(self, callback: Subscriber) -> None:
+        self._subscribers.append(callback)
+
+    def subscribe_states(self, callback: StateSubscriber) -> None:
+        self._state_subscribers.append(callback)
+
+    def _publish(self, events: Sequence[UpdateEvent]) -> None:
+        for event in events:
+            for callback in list(self._subscribers):
+                try:
+                    callback(event)
+                except Exception:
+                    log.exception("subscriber failed on %s", event.kind)
+
+    def _publish_state(self, state: SourceState) -> None:
+        for callback in list(self._state_subscribers):
+            try:
+                callback(state)
+            except Exception:
+                log.exception("state subscriber failed")
+
+    # --- database thread ---------------------------------------------------------------
+
+    async def db(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a store call on the single database thread, off the event loop."""
+        return await asyncio.get_running_loop().run_in_executor(self._db, fn, *args)
+
+    def _restore_index(self) -> None:
+        if self._index_ready:
+            return
+        since = self.clock() - timedelta(seconds=self.topic.dedupe.window * 2)
+        for update in self.store.since(since):
+            self.index.restore(_dedupe_doc(update), update.cluster)
+        self._index_ready = True
+
+    def _classify(self, update: Update) -> int:
+        return self.index.add(_dedupe_doc(update)).cluster
+
+    def _ingest(self, spec: SourceSpec, entries: list[Entry]) -> list[UpdateEvent]:
+        self._restore_index()
+        return self.store.ingest(spec.name, entries, self.clock(), classify=self._classify,
+                                 title_identity=spec.kind is SourceKind.FEED)
+
+    # --- one poll ----------------------------------------------------------------------
+
+    async def poll_source(self, spec: SourceSpec) -> PollResult:
+        """Poll one source now. Never raises; the outcome is on the returned result."""
+        if spec.name in self._running:
+            return PollResult(spec.name, error=None, not_modified=True)
+        self._running.add(spec.name)
+        try:
+            return await self._poll(spec)
+        finally:
+            self._running.discard(spec.name)
+
+    async def _poll(self, spec: SourceSpec) -> PollResult:
+        try:
+            state = await self.db(self.store.state, spec.name)
+        except StoreError as exc:
+            return PollResult(spec.name, error=str(exc))
+        started = self.clock()
+        error: FetchError | Exception | None = None
+        fetched = _Fetched()
+        try:
+            if spec.kind is SourceKind.TELEGRAM:
+                fetched = await self._fetch_telegram(spec, state)
+            else:
+                fetched = await self._fetch_feed(spec, state)
+        except (FetchError, FeedParseError, TelegramPageError, SourceUnavailable) as exc:
+            error = exc
+        except Exception as exc:  # a bug in a parser must not take the poller down
+            log.exception("unexpected error polling %s", spec.name)
+            error = exc
+
+        events: list[UpdateEvent] = []
+        if error is None and fetched.entries:
+            entries = [e for e in fetched.entries if self.filter.keep(e, spec.name)]
+            try:
+                events = await self.db(self._ingest, spec, entries)
+            except StoreError as exc:
+                error = exc
+        now = self.clock()
+        if error is None:
+            v = fetched.validators
+            state = replace(
+                state, last_attempt=started, last_ok=now, last_error=None, failures=0,
+                etag=v.etag if not fetched.not_modified else state.etag,
+                last_modified=v.last_modified if not fetched.not_modified
+                else state.last_modified,
+                body_hash=v.body_hash or state.body_hash,
+                cursor=fetched.cursor or state.cursor,
+                items=state.items + sum(1 for e in events if e.kind is not EventKind.EDITED),
+            )
+            if fetched.warning:
+                log.warning("%s: %s", spec.name, fetched.warning)
+        else:
+            message = _error_message(error)
+            log.warning("%s: %s", spec.name, message)
+            permanent = isinstance(error, FetchError) and error.permanent
+            state = replace(state, last_attempt=started, last_error=message,
+                            failures=state.failures + 1,
+                            disabled_reason=message if permanent else state.disabled_reason)
+        retry_after = error.retry_after if isinstance(error, FetchError) else None
+        delay = next_delay(spec.interval, state.failures, retry_after=retry_after,
+                           max_backoff=self.topic.fetch.max_backoff)
+        state = replace(state, next_due=now + timedelta(seconds=delay))
+        try:
+            await self.db(self.store.save_state, state)
+        except StoreError as exc:
+            log.error("%s: cannot save source state: %s", spec.name, exc)
+        self._publish(events)
+        self._publish_state(state)
+        return PollResult(spec.name, events=tuple(events),
+                          error=state.last_error if error is not None else None,
+                          not_modified=fetched.not_modified, warning=fetched.warning,
+                          state=state)
+
+    async def _fetch_feed(self, spec: SourceSpec, state: SourceState) -> _Fetched:
+        validators = Validators(state.etag, state.last_modified, state.body_hash)
+        result = await self.fetcher.fetch(spec.url, validators)
+        out = _Fetched(validators=Validators(result.etag, result.last_modified,
+                                             result.body_hash))
+        if result.not_modified or result.body is None:
+            out.not_modified = True
+            return out
+        parsed = await asyncio.to_thread(parse_feed, result.body, url=result.url,
+                                         headers=result.headers)
+        out.entries = list(parsed.entries)
+        out.warning = parsed.warning
+        return out
+
+    async def _fetch_page(self, spec: SourceSpec, url: str) -> ChannelPage:
+        result = await self.fetcher.fetch(url)
+        path = urlsplit(result.url).path
+        if not path.startswith("/s/"):
+            raise SourceUnavailable(f"channel @{spec.channel} has no public web preview "
+                                    f"(redirected to {result.url})")
+        assert result.body is not None and spec.channel is not None
+        return await asyncio.to_thread(parse_channel_page, result.body, spec.channel,
+                                       permalink_base=TELEGRAM_PERMALINK_BASE)
+
+    async def _fetch_telegram(self, spec: SourceSpec, state: SourceState) -> _Fetched:
+        """The latest page, then older pages until the last seen post (no gaps)."""
+        last_seen = int(state.cursor) if state.cursor and state.cursor.isdigit() else None
+        page = await self._fetch_page(spec, spec.url)
+        pages = [page]
+        wanted = spec.backfill if last_seen is None else None
+        collected = len(page.posts)
+        while len(pages) < MAX_TELEGRAM_PAGES:
+            oldest, before = page.oldest_id, page.before
+            if oldest is None or before is None:
+                break
+            if last_seen is not None:
+                if oldest <= last_seen + 1:
+                    break
+            elif wanted is None or collected >= wanted:
+                break
+            page = await self._fetch_page(spec, f"{spec.url}?before={before}")
+            if page.oldest_id is not None and page.oldest_id >= oldest:
+                break  # the server ignored ?before=; stop rather than loop
+            pages.append(page)
+            collected += len(page.posts)
+        posts = {p.id: p for pg in pages for p in pg.posts}
+        ordered = [posts[i] for i in sorted(posts)]
+        if last_seen is None and wanted:
+            ordered = ordered[-wanted:]
+        newest = max(posts) if posts else last_seen
+        return _Fetched(entries=[p.entry for p in ordered],
+                        cursor=str(newest) if newest is not None else None)
+
+    async def poll_all(self) -> list[PollResult]:
+        """Poll every enabled source once, concurrently."""
+        specs = self.topic.enabled_sources
+        return list(await asyncio.gather(*(self.poll_source(s) for s in specs)))
+
+    # --- live mode ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Schedule every enabled source: one interval job each, first runs staggered."""
+        await self.db(self._restore_index)
+        states = await self.db(self.store.states)
+        self._scheduler = AsyncIOScheduler(timezone=UTC)
+        now = self.clock()
+        for position, spec in enumerate(self.topic.enabled_sources):
+            state = states.get(spec.name)
+            if state is not None and state.disabled_reason:
+                log.info("%s stays disabled: %s", spec.name, state.disabled_reason)
+                continue
+            first = now + timedelta(seconds=min(position * 0.05, 2.0))
+            if state is not None and state.next_due is not None and state.next_due > first:
+                first = min(state.next_due, now + timedelta(seconds=spec.interval))
+            self._scheduler.add_job(
+                self._scheduled_poll, IntervalTrigger(seconds=spec.interval,
+                                                      jitter=spec.interval * JITTER),
+                args=[spec.name], id=spec.name, name=spec.name, max_instances=1,
+                coalesce=True, misfire_grace_time=None, next_run_time=first,
+            )
+        self._scheduler.start(paused=self.paused)
+
+    async def _scheduled_poll(self, name: str) -> None:
+        spec = self.topic.source(name)
+        if spec is None:
+            return
+        result = await self.poll_source(spec)
+        if self._scheduler is None or result.state is None:
+            return
+        job = self._scheduler.get_job(name)
+        if job is None:
+            return
+        if result.state.disabled_reason:
+            job.remove()
+        elif result.state.failures:
+            job.modify(next_run_time=result.state.next_due)
+
+    def pause(self) -> None:
+        self.paused = True
+        if self._scheduler is not None and self._scheduler.running:
+            self._scheduler.pause()
+
+    def resume(self) -> None:
+        self.paused = False
+        if self._scheduler is not None and self._scheduler.running:
+            self._scheduler.resume()
+
+    def refresh(self, name: str | None = None) -> None:
+        """Poll now (all sources, or one), keeping each source's schedule afterwards."""
+        if self._scheduler is None:
+            return
+        now = datetime.now(UTC)
+        for job in self._scheduler.get_jobs():
+            if name is None or job.id == name:
+                job.modify(next_run_time=now)
+
+    def scheduled_jobs(self) -> int:
+        return len(self._scheduler.get_jobs()) if self._scheduler is not None else 0
+
+    async def stop(self) -> None:
+        if self._scheduler is not None and self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
+        self._scheduler = None
+        if self._own_fetcher:
+            await self.fetcher.aclose()
+        self._db.shutdown(wait=True)
+
+    async def __aenter__(self) -> Engine:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+
+def _dedupe_doc(update: Update) -> DedupeDoc:
+    return DedupeDoc(id=update.id, source=update.source, published=update.published.timestamp(),
+                     title=update.title, text=update.text, url=update.url,
+                     forwarded_url=update.forwarded_url)
+
+
+def _error_message(error: BaseException) -> str:
+    if isinstance(error, FetchError | FeedParseError | TelegramPageError | SourceUnavailable
+                  | StoreError):
+        return str(error)
+    return f"internal error while reading this source: {type(error).__name__}: {error}"

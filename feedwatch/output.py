@@ -1,0 +1,79 @@
+"""Sinks for the headless commands: JSON lines (for scripts) and plain text (for people)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import IO, Any
+
+from .model import EventKind, Update, UpdateEvent
+from .textutil import one_line, truncate
+
+
+def iso(dt: datetime) -> str:
+    return dt.isoformat(timespec="seconds")
+
+
+def update_record(update: Update, kind: EventKind = EventKind.NEW,
+                  highlights: Sequence[tuple[str, int, int]] = ()) -> dict[str, Any]:
+    """The JSON object of one update; the field names are a public contract."""
+    record: dict[str, Any] = {
+        "id": update.id,
+        "cluster": update.cluster,
+        "source": update.source,
+        "published": iso(update.published),
+        "title": update.title,
+        "text": update.text,
+        "url": update.url,
+        "sources_in_cluster": update.sources_in_cluster,
+        "kind": kind.value,
+        "first_seen": iso(update.first_seen),
+        "revision": update.revision,
+        "edited": update.revision > 1,
+    }
+    if kind is EventKind.JOINED:
+        record["joined"] = update.cluster
+    optional = {
+        "lang": update.lang, "author": update.author, "views": update.views,
+        "forwarded_from": update.forwarded_from, "forwarded_url": update.forwarded_url,
+        "media": list(update.media) or None,
+    }
+    record.update({k: v for k, v in optional.items() if v is not None})
+    if highlights:
+        record["highlights"] = [list(h) for h in highlights]
+    return record
+
+
+class Sink:
+    """Writes events to a stream, one line each, flushing so pipes see them at once."""
+
+    def __init__(self, stream: IO[str], fmt: str = "jsonl") -> None:
+        self.stream = stream
+        self.fmt = fmt
+
+    def write(self, event: UpdateEvent,
+              highlights: Sequence[tuple[str, int, int]] = ()) -> None:
+        if self.fmt == "jsonl":
+            line = json.dumps(update_record(event.update, event.kind, highlights),
+                              ensure_ascii=False)
+        else:
+            line = format_text(event)
+        self.stream.write(line + "\n")
+        self.stream.flush()
+
+
+def format_text(event: UpdateEvent) -> str:
+    u = event.update
+    when = u.published.astimezone().strftime("%Y-%m-%d %H:%M")
+    headline = one_line(u.title) or truncate(one_line(u.text), 160)
+    marks = []
+    if event.kind is EventKind.JOINED:
+        marks.append(f"(joins #{u.cluster}, {u.sources_in_cluster} sources)")
+    elif u.sources_in_cluster > 1:
+        marks.append(f"(+{u.sources_in_cluster - 1} sources)")
+    if event.kind is EventKind.EDITED:
+        marks.append("(edited)")
+    tail = f"  {u.url}" if u.url else ""
+    extra = (" " + " ".join(marks)) if marks else ""
+    return f"{when}  [{one_line(u.source)}] {headline}{extra}{tail}"

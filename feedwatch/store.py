@@ -1,0 +1,523 @@
+"""The only place that runs SQL: updates, clusters, revisions, source state, delivery cursors.
+
+SQLite in WAL mode, one connection guarded by a lock (the engine writes from one worker
+thread; views read). Every write is one transaction, so a crash at any moment leaves either
+the whole poll result or none of it. Schema changes are numbered migrations keyed on
+``PRAGMA user_version``. The public methods are the interface a second backend (PostgreSQL)
+would implement.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from .model import Entry, EventKind, SourceState, Update, UpdateEvent
+from .textutil import canonical_url, text_fingerprint
+
+# Published times before this are treated as missing (epoch-zero and similar junk).
+EARLIEST_SANE = datetime(1995, 1, 1, tzinfo=UTC).timestamp()
+FUTURE_SKEW = 300.0  # seconds a source's clock may run ahead before we clamp
+TITLE_IDENTITY_WINDOW = 3 * 86400.0
+
+
+class StoreError(Exception):
+    """A database problem, phrased for a person (locked, read-only, disk full, corrupt)."""
+
+
+def _describe(exc: sqlite3.Error, path: str) -> str:
+    text = str(exc)
+    lowered = text.lower()
+    if "locked" in lowered or "busy" in lowered:
+        return f"database {path} is locked by another process (is another feedwatch running?)"
+    if "readonly" in lowered or "read-only" in lowered:
+        return f"database {path} is read-only: check the file's permissions"
+    if "disk is full" in lowered or "full" in lowered:
+        return f"disk full: cannot write to database {path}"
+    if "not a database" in lowered or "malformed" in lowered or "corrupt" in lowered:
+        return f"database {path} is damaged or not a feedwatch database ({text})"
+    if "unable to open" in lowered:
+        return f"cannot open database {path}: check that the directory exists and is writable"
+    return f"database error in {path}: {text}"
+
+
+_MIGRATIONS: list[str] = [
+    # 1: initial schema
+    """
+    CREATE TABLE updates (
+        id INTEGER PRIMARY KEY,
+        source TEXT NOT NULL,
+        key TEXT NOT NULL,
+        published REAL NOT NULL,
+        published_raw REAL,
+        first_seen REAL NOT NULL,
+        title TEXT NOT NULL,
+        text TEXT NOT NULL,
+        url TEXT,
+        canonical_url TEXT,
+        title_fp TEXT,
+        content_hash TEXT NOT NULL,
+        revision INTEGER NOT NULL DEFAULT 1,
+        cluster INTEGER NOT NULL,
+        lang TEXT,
+        author TEXT,
+        views INTEGER,
+        forwarded_from TEXT,
+        forwarded_url TEXT,
+        media TEXT NOT NULL DEFAULT '',
+        dismissed INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (source, key)
+    );
+    CREATE INDEX updates_published ON updates (published DESC, id DESC);
+    CREATE INDEX updates_cluster ON updates (cluster);
+    CREATE INDEX updates_source_canon ON updates (source, canonical_url);
+    CREATE INDEX updates_source_title ON updates (source, title_fp);
+    CREATE TABLE clusters (
+        id INTEGER PRIMARY KEY,
+        size INTEGER NOT NULL DEFAULT 1,
+        sources INTEGER NOT NULL DEFAULT 1,
+        last_joined REAL
+    );
+    CREATE TABLE revisions (
+        update_id INTEGER NOT NULL,
+        revision INTEGER NOT NULL,
+        title TEXT NOT NULL,
+        text TEXT NOT NULL,
+        url TEXT,
+        replaced_at REAL NOT NULL,
+        PRIMARY KEY (update_id, revision)
+    );
+    CREATE TABLE source_state (
+        source TEXT PRIMARY KEY,
+        etag TEXT,
+        last_modified TEXT,
+        body_hash TEXT,
+        last_ok REAL,
+        last_attempt REAL,
+        last_error TEXT,
+        failures INTEGER NOT NULL DEFAULT 0,
+        next_due REAL,
+        disabled_reason TEXT,
+        cursor TEXT,
+        muted INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE cursors (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+    CREATE VIRTUAL TABLE updates_fts USING fts5 (
+        title, text, content='updates', content_rowid='id',
+        tokenize='unicode61 remove_diacritics 2'
+    );
+    CREATE TRIGGER updates_ai AFTER INSERT ON updates BEGIN
+        INSERT INTO updates_fts (rowid, title, text) VALUES (new.id, new.title, new.text);
+    END;
+    CREATE TRIGGER updates_ad AFTER DELETE ON updates BEGIN
+        INSERT INTO updates_fts (updates_fts, rowid, title, text)
+        VALUES ('delete', old.id, old.title, old.text);
+    END;
+    CREATE TRIGGER updates_au AFTER UPDATE OF title, text ON updates BEGIN
+        INSERT INTO updates_fts (updates_fts, rowid, title, text)
+        VALUES ('delete', old.id, old.title, old.text);
+        INSERT INTO updates_fts (rowid, title, text) VALUES (new.id, new.title, new.text);
+    END;
+    """,
+]
+
+_UPDATE_COLUMNS = (
+    "u.id, u.source, u.key, u.published, u.first_seen, u.title, u.text, u.url, u.cluster, "
+    "u.revision, u.lang, u.author, u.views, u.forwarded_from, u.forwarded_url, u.media, "
+    "COALESCE(c.sources, 1)"
+)
+_FROM = "FROM updates u LEFT JOIN clusters c ON c.id = u.cluster"
+
+
+def _ts(dt: datetime | None) -> float | None:
+    return dt.timestamp() if dt is not None else None
+
+
+def _dt(ts: float | None) -> datetime | None:
+    return datetime.fromtimestamp(ts, tz=UTC) if ts is not None else None
+
+
+def _row_to_update(row: Sequence[Any]) -> Update:
+    return Update(
+        id=row[0], source=row[1], key=row[2], published=_dt(row[3]),  # type: ignore[arg-type]
+        first_seen=_dt(row[4]), title=row[5], text=row[6], url=row[7],  # type: ignore[arg-type]
+        cluster=row[8], revision=row[9], lang=row[10], author=row[11], views=row[12],
+        forwarded_from=row[13], forwarded_url=row[14],
+        media=tuple(row[15].split(",")) if row[15] else (), sources_in_cluster=row[16],
+    )
+
+
+def effective_time(published: datetime | None, first_seen: datetime) -> datetime:
+    """The time an update is ordered by: the source's date when sane, else first-seen."""
+    if published is None:
+        return first_seen
+    ts = published.timestamp()
+    if ts < EARLIEST_SANE or ts > first_seen.timestamp() + FUTURE_SKEW:
+        return first_seen
+    return published.astimezone(UTC)
+
+
+def content_hash(entry: Entry) -> str:
+    # The canonical URL, so a link that only gains tracking parameters is not an edit.
+    return text_fingerprint(entry.title, entry.text, canonical_url(entry.url) or "",
+                            ",".join(entry.media))
+
+
+def _title_fp(title: str) -> str | None:
+    norm = " ".join(title.casefold().split())
+    return text_fingerprint(norm) if len(norm) >= 20 else None
+
+
+@dataclass(frozen=True, slots=True)
+class Revision:
+    revision: int
+    title: str
+    text: str
+    url: str | None
+    replaced_at: datetime
+
+
+Classifier = Callable[[Update], int]
+
+
+class Store:
+    """SQLite-backed history of one topic."""
+
+    def __init__(self, path: str | Path, *, timeout: float = 5.0) -> None:
+        self.path = str(path)
+        self._lock = threading.RLock()
+        try:
+            if self.path != ":memory:":
+                Path(self.path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, timeout=timeout, check_same_thread=False,
+                                       isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+            self._migrate()
+        except sqlite3.Error as exc:
+            raise StoreError(_describe(exc, self.path)) from None
+        except OSError as exc:
+            raise StoreError(f"cannot open database {self.path}: {exc.strerror or exc}") from None
+
+    # --- plumbing ----------------------------------------------------------------------
+
+    def close(self) -> None:
+        with self._lock:
+            try:
+                self._db.close()
+            except sqlite3.Error:
+                pass
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if self._db.in_transaction:
+                    try:
+                        self._db.execute("ROLLBACK")
+                    except sqlite3.Error:
+                        pass
+                raise StoreError(_describe(exc, self.path)) from None
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        with self._lock:
+            try:
+                return self._db.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise StoreError(_describe(exc, self.path)) from None
+
+    def _migrate(self) -> None:
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(_MIGRATIONS):
+            raise StoreError(f"database {self.path} was written by a newer feedwatch "
+                             f"(schema {version}); upgrade feedwatch")
+        for number in range(version, len(_MIGRATIONS)):
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in _split_sql(_MIGRATIONS[number]):
+                    self._db.execute(statement)
+                self._db.execute(f"PRAGMA user_version={number + 1}")
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def integrity_check(self) -> str:
+        return self._query("PRAGMA integrity_check")[0][0]
+
+    # --- ingest ------------------------------------------------------------------------
+
+    def ingest(self, source: str, entries: Iterable[Entry], now: datetime, *,
+               classify: Classifier | None = None,
+               title_identity: bool = True) -> list[UpdateEvent]:
+        """Store a poll's entries in one transaction; return what is new or edited.
+
+        ``classify`` is called for each new update (inside the transaction) and returns the
+        id of the cluster it belongs to; the store keeps cluster counts.
+        ``title_identity`` lets a feed's re-issued item (new GUID, same link or title) be
+        recognised as the item it already has.
+        """
+        events: list[UpdateEvent] = []
+        now_ts = now.timestamp()
+        with self._tx() as db:
+            for entry in entries:
+                event = self._ingest_one(db, source, entry, now, now_ts, classify,
+                                         title_identity)
+                if event is not None:
+                    events.append(event)
+        return events
+
+    def _find_existing(self, db: sqlite3.Connection, source: str, entry: Entry,
+                       canon: str | None, title_fp: str | None, now_ts: float,
+                       title_identity: bool) -> Any:
+        cols = "id, content_hash, revision, title, text, url, views"
+        row = db.execute(f"SELECT {cols} FROM updates WHERE source = ? AND key = ?",
+                         (source, entry.key)).fetchone()
+        if row is not None or not title_identity:
+            return row
+        if canon and canon.rstrip("/").count("/") > 2:
+            row = db.execute(f"SELECT {cols} FROM updates WHERE source = ? AND canonical_url = ?"
+                             " ORDER BY id DESC LIMIT 1", (source, canon)).fetchone()
+            if row is not None:
+                return row
+        if title_fp:
+            row = db.execute(f"SELECT {cols} FROM updates WHERE source = ? AND title_fp = ? "
+                             "AND first_seen > ? ORDER BY id DESC LIMIT 1",
+                             (source, title_fp, now_ts - TITLE_IDENTITY_WINDOW)).fetchone()
+        return row
+
+    def _ingest_one(self, db: sqlite3.Connection, source: str, entry: Entry, now: datetime,
+                    now_ts: float, classify: Classifier | None,
+                    title_identity: bool) -> UpdateEvent | None:
+        canon = canonical_url(entry.url)
+        title_fp = _title_fp(entry.title)
+        digest = content_hash(entry)
+        row = self._find_existing(db, source, entry, canon, title_fp, now_ts, title_identity)
+        if row is not None:
+            update_id, old_hash, revision, old_title, old_text, old_url, old_views = row
+            if old_hash == digest:
+                if entry.views is not None and entry.views != old_views:
+                    db.execute("UPDATE updates SET views = ? WHERE id = ?",
+                               (entry.views, update_id))
+                return None
+            db.execute(
+                "INSERT OR REPLACE INTO revisions (update_id, revision, title, text, url,"
+                " replaced_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (update_id, revision, old_title, old_text, old_url, now_ts))
+            db.execute(
+                "UPDATE updates SET title = ?, text = ?, url = ?, canonical_url = ?,"
+                " title_fp = ?, content_hash = ?, revision = revision + 1, views = ?,"
+                " media = ? WHERE id = ?",
+                (entry.title, entry.text, entry.url, canon, title_fp, digest,
+                 entry.views if entry.views is not None else old_views,
+                 ",".join(entry.media), update_id))
+            return UpdateEvent(EventKind.EDITED, self._get(db, update_id))
+
+        published = effective_time(entry.published, now)
+        cur = db.execute(
+            "INSERT INTO updates (source, key, published, published_raw, first_seen, title,"
+            " text, url, canonical_url, title_fp, content_hash, cluster, lang, author, views,"
+            " forwarded_from, forwarded_url, media) VALUES"
+            " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?)",
+            (source, entry.key, published.timestamp(), _ts(entry.published), now_ts,
+             entry.title, entry.text, entry.url, canon, title_fp, digest, entry.lang,
+             entry.author, entry.views, entry.forwarded_from, entry.forwarded_url,
+             ",".join(entry.media)))
+        update_id = cur.lastrowid
+        assert update_id is not None
+        update = Update(
+            id=update_id, source=source, key=entry.key, published=published, first_seen=now,
+            title=entry.title, text=entry.text, url=entry.url, cluster=update_id,
+            lang=entry.lang, author=entry.author, views=entry.views,
+            forwarded_from=entry.forwarded_from, forwarded_url=entry.forwarded_url,
+            media=entry.media,
+        )
+        cluster = classify(update) if classify is not None else update_id
+        exists = cluster != update_id and db.execute(
+            "SELECT 1 FROM clusters WHERE id = ?", (cluster,)).fetchone()
+        if not exists:
+            cluster = update_id
+        db.execute("UPDATE updates SET cluster = ? WHERE id = ?", (cluster, update_id))
+        if cluster == update_id:
+            db.execute("INSERT INTO clusters (id, size, sources, last_joined) VALUES (?, 1, 1, ?)",
+                       (update_id, now_ts))
+            return UpdateEvent(EventKind.NEW, update)
+        (sources,) = db.execute(
+            "SELECT COUNT(DISTINCT source) FROM updates WHERE cluster = ?", (cluster,)).fetchone()
+        db.execute("UPDATE clusters SET size = size + 1, sources = ?, last_joined = ? "
+                   "WHERE id = ?", (sources, now_ts, cluster))
+        return UpdateEvent(EventKind.JOINED,
+                           replace(update, cluster=cluster, sources_in_cluster=sources))
+
+    # --- reads -------------------------------------------------------------------------
+
+    def _get(self, db: sqlite3.Connection, update_id: int) -> Update:
+        row = db.execute(f"SELECT {_UPDATE_COLUMNS} {_FROM} WHERE u.id = ?",
+                         (update_id,)).fetchone()
+        return _row_to_update(row)
+
+    def get(self, update_id: int) -> Update | None:
+        rows = self._query(f"SELECT {_UPDATE_COLUMNS} {_FROM} WHERE u.id = ?", (update_id,))
+        return _row_to_update(rows[0]) if rows else None
+
+    def count(self) -> int:
+        return self._query("SELECT COUNT(*) FROM updates")[0][0]
+
+    def max_id(self) -> int:
+        return self._query("SELECT COALESCE(MAX(id), 0) FROM updates")[0][0]
+
+    def updates_after(self, after_id: int, limit: int = 1000) -> list[Update]:
+        """Updates stored after ``after_id``, in id (storage) order: for delivery cursors."""
+        rows = self._query(f"SELECT {_UPDATE_COLUMNS} {_FROM} WHERE u.id > ? AND u.dismissed = 0"
+                           " ORDER BY u.id LIMIT ?", (after_id, limit))
+        return [_row_to_update(r) for r in rows]
+
+    def headlines(self, limit: int | None = None, *, ids: Iterable[int] | None = None
+                  ) -> list[Update]:
+        """One update per cluster (its headline), newest first: what the stream shows."""
+        sql = (f"SELECT {_UPDATE_COLUMNS} {_FROM} WHERE u.cluster = u.id AND u.dismissed = 0"
+               " ORDER BY u.published DESC, u.id DESC")
+        params: list[Any] = []
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [_row_to_update(r) for r in self._query(sql, params)]
+
+    def latest(self, limit: int = 100) -> list[Update]:
+        rows = self._query(f"SELECT {_UPDATE_COLUMNS} {_FROM} WHERE u.dismissed = 0"
+                           " ORDER BY u.published DESC, u.id DESC LIMIT ?", (limit,))
+        return [_row_to_update(r) for r in rows]
+
+    def all_updates(self) -> list[Update]:
+        rows = self._query(f"SELECT {_UPDATE_COLUMNS} {_FROM} WHERE u.dismissed = 0"
+                           " ORDER BY u.published DESC, u.id DESC")
+        return [_row_to_update(r) for r in rows]
+
+    def cluster_members(self, cluster: int) -> list[Update]:
+        rows = self._query(f"SELECT {_UPDATE_COLUMNS} {_FROM} WHERE u.cluster = ?"
+                           " ORDER BY u.published, u.id", (cluster,))
+        return [_row_to_update(r) for r in rows]
+
+    def since(self, after: datetime) -> list[Update]:
+        """Updates published after ``after`` in time order (to rebuild the dedupe index)."""
+        rows = self._query(f"SELECT {_UPDATE_COLUMNS} {_FROM} WHERE u.published >= ?"
+                           " ORDER BY u.published, u.id", (after.timestamp(),))
+        return [_row_to_update(r) for r in rows]
+
+    def revisions(self, update_id: int) -> list[Revision]:
+        rows = self._query("SELECT revision, title, text, url, replaced_at FROM revisions"
+                           " WHERE update_id = ? ORDER BY revision", (update_id,))
+        return [Revision(r[0], r[1], r[2], r[3], _dt(r[4])) for r in rows]  # type: ignore[arg-type]
+
+    def fts_ids(self, expression: str) -> set[int]:
+        """Ids whose title/text match an FTS5 expression (a pre-selection for the matcher)."""
+        rows = self._query("SELECT rowid FROM updates_fts WHERE updates_fts MATCH ?",
+                           (expression,))
+        return {r[0] for r in rows}
+
+    def search(self, expression: str | None, limit: int = 1000) -> list[Update]:
+        if expression is None:
+            return self.latest(limit)
+        rows = self._query(
+            f"SELECT {_UPDATE_COLUMNS} {_FROM} WHERE u.id IN "
+            "(SELECT rowid FROM updates_fts WHERE updates_fts MATCH ?) AND u.dismissed = 0"
+            " ORDER BY u.published DESC, u.id DESC LIMIT ?", (expression, limit))
+        return [_row_to_update(r) for r in rows]
+
+    def dismiss(self, update_id: int) -> None:
+        """Hide an update for good; the row stays so a re-publish is recognised, not re-shown."""
+        with self._tx() as db:
+            db.execute("UPDATE updates SET dismissed = 1 WHERE id = ?", (update_id,))
+
+    # --- source state ------------------------------------------------------------------
+
+    _STATE_COLS = ("source, etag, last_modified, body_hash, last_ok, last_attempt, last_error,"
+                   " failures, next_due, disabled_reason, cursor")
+
+    def _state_from_row(self, row: Sequence[Any], items: int) -> SourceState:
+        return SourceState(
+            source=row[0], etag=row[1], last_modified=row[2], body_hash=row[3],
+            last_ok=_dt(row[4]), last_attempt=_dt(row[5]), last_error=row[6], failures=row[7],
+            next_due=_dt(row[8]), disabled_reason=row[9], cursor=row[10], items=items,
+        )
+
+    def state(self, source: str) -> SourceState:
+        rows = self._query(f"SELECT {self._STATE_COLS} FROM source_state WHERE source = ?",
+                           (source,))
+        items = self._query("SELECT COUNT(*) FROM updates WHERE source = ?", (source,))[0][0]
+        return self._state_from_row(rows[0], items) if rows else SourceState(source, items=items)
+
+    def states(self) -> dict[str, SourceState]:
+        counts = dict(self._query("SELECT source, COUNT(*) FROM updates GROUP BY source"))
+        rows = self._query(f"SELECT {self._STATE_COLS} FROM source_state")
+        return {r[0]: self._state_from_row(r, counts.get(r[0], 0)) for r in rows}
+
+    def save_state(self, state: SourceState) -> None:
+        with self._tx() as db:
+            db.execute(
+                f"INSERT OR REPLACE INTO source_state ({self._STATE_COLS}, muted) VALUES"
+                " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+                " COALESCE((SELECT muted FROM source_state WHERE source = ?), 0))",
+                (state.source, state.etag, state.last_modified, state.body_hash,
+                 _ts(state.last_ok), _ts(state.last_attempt), state.last_error, state.failures,
+                 _ts(state.next_due), state.disabled_reason, state.cursor, state.source))
+
+    def set_muted(self, source: str, muted: bool) -> None:
+        with self._tx() as db:
+            db.execute("INSERT OR IGNORE INTO source_state (source) VALUES (?)", (source,))
+            db.execute("UPDATE source_state SET muted = ? WHERE source = ?", (int(muted), source))
+
+    def muted_sources(self) -> set[str]:
+        return {r[0] for r in self._query("SELECT source FROM source_state WHERE muted = 1")}
+
+    # --- delivery cursors --------------------------------------------------------------
+
+    def cursor(self, name: str) -> int | None:
+        rows = self._query("SELECT value FROM cursors WHERE name = ?", (name,))
+        return rows[0][0] if rows else None
+
+    def set_cursor(self, name: str, value: int) -> None:
+        with self._tx() as db:
+            db.execute("INSERT OR REPLACE INTO cursors (name, value) VALUES (?, ?)",
+                       (name, value))
+
+
+def _split_sql(script: str) -> list[str]:
+    """Split a migration into statements (triggers contain ';' inside BEGIN … END)."""
+    statements, buf = [], []
+    for line in script.splitlines():
+        if not line.strip():
+            continue
+        buf.append(line)
+        text = "\n".join(buf)
+        if line.rstrip().endswith(";") and sqlite3.complete_statement(text):
+            statements.append(text)
+            buf = []
+    if buf and "".join(buf).strip():
+        statements.append("\n".join(buf))
+    return statements
+
+
+def window_start(now: datetime, window: float) -> datetime:
+    return now - timedelta(seconds=window)

@@ -1,0 +1,156 @@
+"""Turning untrusted network text into plain, inert display text.
+
+Everything a source sends passes through here before it is stored: HTML is reduced to text,
+terminal escape sequences and control characters are removed, whitespace is tidied. Markup
+escaping for Rich/Textual happens at render time (the views build ``Text`` objects, never
+markup strings), so stored text stays exactly what the source said.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from selectolax.lexbor import LexborHTMLParser as HTMLParser
+
+# CSI, OSC (terminated by BEL or ST), DCS/SOS/PM/APC strings, and lone two-byte escapes.
+_ANSI = re.compile(
+    r"""
+    \x1b\[[0-?]*[ -/]*[@-~]            # CSI ... final byte
+  | \x9b[0-?]*[ -/]*[@-~]              # 8-bit CSI
+  | \x1b\][^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?   # OSC ... BEL / ST
+  | \x9d[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?
+  | \x1b[P_^X][^\x1b\x9c]*(?:\x1b\\|\x9c)?       # DCS, APC, PM, SOS
+  | \x1b[@-Z\\-_]                      # other Fe escapes
+  | \x1b.?                             # anything else after ESC
+    """,
+    re.VERBOSE,
+)
+# C0 and C1 controls except tab and newline; also bidi overrides that can disguise text.
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
+_BLANK_LINES = re.compile(r"\n{3,}")
+
+_BLOCK_TAGS = (
+    "p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6",
+    "blockquote", "pre", "tr", "table", "section", "article", "header", "footer", "hr",
+)  # fmt: skip
+
+
+def strip_controls(text: str) -> str:
+    """Remove terminal escape sequences and control characters; keep tabs and newlines."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return _CONTROLS.sub("", _ANSI.sub("", text))
+
+
+def clean_text(text: str | None) -> str:
+    """Untrusted plain text → inert text with tidy whitespace (line breaks kept)."""
+    if not text:
+        return ""
+    text = strip_controls(unicodedata.normalize("NFC", text))
+    lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
+    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+
+
+def one_line(text: str) -> str:
+    return " ".join(clean_text(text).split())
+
+
+def html_to_text(html: str | None) -> str:
+    """Reduce an HTML fragment to plain text, keeping paragraph and line breaks."""
+    if not html:
+        return ""
+    if "<" not in html and "&" not in html:
+        return clean_text(html)
+    tree = HTMLParser(html)
+    for node in tree.css("script, style, noscript, template, iframe, object"):
+        node.decompose()
+    root = tree.body or tree.root
+    if root is None:
+        return ""
+    for node in root.css("br"):
+        node.replace_with("\n")
+    for tag in _BLOCK_TAGS:
+        for node in root.css(tag):
+            node.insert_before("\n")
+            node.insert_after("\n")
+    return clean_text(root.text(separator="", deep=True))
+
+
+def first_line(text: str, limit: int = 120) -> str:
+    for line in text.split("\n"):
+        line = line.strip()
+        if line:
+            return truncate(line, limit)
+    return ""
+
+
+def truncate(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space > limit * 0.6:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:-") + "…"
+
+
+_TRACKING_PREFIXES = ("utm_", "mc_", "pk_", "hsa_", "_hs")
+_TRACKING_PARAMS = {
+    "fbclid", "gclid", "dclid", "msclkid", "yclid", "igshid", "mkt_tok", "ocid",
+    "cmpid", "ncid", "ito", "wt.mc_id", "s_cid", "ref_src", "sr_share", "at_medium",
+    "at_campaign", "guccounter", "_ga", "si",
+}  # fmt: skip
+
+
+def canonical_url(url: str | None) -> str | None:
+    """A URL normalised for identity: tracking params, fragment, default port and
+    trailing slash dropped, scheme and host lower-cased. Non-http(s) URLs are returned as is."""
+    if not url:
+        return None
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        return url
+    host = (parts.hostname or "").lower().rstrip(".")
+    if host.startswith("www."):
+        host = host[4:]
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    netloc = host if port in (None, 80, 443) else f"{host}:{port}"
+    path = parts.path or "/"
+    if len(path) > 1:
+        path = path.rstrip("/")
+    query = [
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if k.lower() not in _TRACKING_PARAMS and not k.lower().startswith(_TRACKING_PREFIXES)
+    ]
+    query.sort()
+    # The scheme is folded too: http and https copies of one article are the same article.
+    return urlunsplit(("https", netloc, path, urlencode(query), ""))
+
+
+def is_safe_link(url: str | None) -> bool:
+    """Only http(s) links with a host may ever be opened."""
+    if not url:
+        return False
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+
+
+def text_fingerprint(*parts: str) -> str:
+    """Stable hash of normalized text, the identity of last resort."""
+    norm = " ".join(" ".join(p.casefold().split()) for p in parts if p)
+    return hashlib.sha1(norm.encode("utf-8")).hexdigest()

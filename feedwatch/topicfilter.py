@@ -1,0 +1,69 @@
+"""A topic's queries as predicates: what is kept (require), shown (query, mute) and alerted.
+
+DESIGN: store everything, filter at view time. Only ``require`` acts at ingest; the others
+decide what views show, so editing them re-applies to the whole history.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from .config import Topic
+from .model import Entry, Update
+from .query import Query, parse
+
+
+@dataclass(frozen=True, slots=True)
+class _EntryDoc:
+    title: str
+    text: str
+    source: str
+    url: str | None
+    lang: str | None
+
+
+def _maybe(text: str | None) -> Query | None:
+    return parse(text) if text and text.strip() else None
+
+
+class TopicFilter:
+    """Compiled queries of a topic. ``query`` can be replaced live (the filter bar)."""
+
+    def __init__(self, topic: Topic) -> None:
+        self.require = _maybe(topic.require)
+        self.query = _maybe(topic.query)
+        self.mute = _maybe(topic.mute)
+        self.alert_query = _maybe(topic.alert)
+        self.since: datetime | None = topic.since
+        self.per_source = {s.name: parse(s.query) for s in topic.sources if s.query}
+
+    def set_query(self, text: str) -> Query | None:
+        """Replace the view query; raises QueryError (and keeps the old one) when invalid."""
+        self.query = _maybe(text)
+        return self.query
+
+    def keep(self, entry: Entry, source: str) -> bool:
+        """Ingest-time: drop entries that cannot be relevant (the topic's ``require``)."""
+        if self.require is None:
+            return True
+        return self.require.matches(_EntryDoc(entry.title, entry.text, source, entry.url,
+                                              entry.lang))
+
+    def show(self, update: Update) -> bool:
+        if self.query is not None and not self.query.matches(update):
+            return False
+        source_query = self.per_source.get(update.source)
+        if source_query is not None and not source_query.matches(update):
+            return False
+        return not (self.mute is not None and self.mute.matches(update))
+
+    def alert(self, update: Update) -> bool:
+        if self.alert_query is None or not self.show(update):
+            return False
+        if self.since is not None and update.published < self.since:
+            return False
+        return self.alert_query.matches(update)
+
+    def highlights(self, update: Update) -> list[tuple[str, int, int]]:
+        return self.query.highlights(update) if self.query is not None else []

@@ -1,0 +1,250 @@
+"""Near-duplicate clustering: exact keys, near copies, hard negatives, window, restore."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from feedwatch.dedupe import (
+    ClusterIndex,
+    DedupeDoc,
+    DedupeSettings,
+    bcubed_scores,
+    cluster_records,
+    normalize,
+    pairwise_scores,
+)
+
+DEV_SET = Path(__file__).parent / "data" / "dedupe_dev.jsonl"
+T0 = 1_748_858_400.0  # 2025-06-02 13:00 Istanbul time
+
+
+def doc(i: int, text: str, *, title: str = "", minutes: float = 0.0, source: str = "",
+        url: str | None = None, fwd: str | None = None) -> DedupeDoc:  # fmt: skip
+    return DedupeDoc(
+        id=i, source=source or f"src{i}", published=T0 + minutes * 60, title=title, text=text,
+        url=url, forwarded_url=fwd,
+    )  # fmt: skip
+
+
+def clusters(*docs: DedupeDoc, settings: DedupeSettings | None = None) -> list[int]:
+    index = ClusterIndex(settings or DedupeSettings())
+    return [index.add(d).cluster for d in docs]
+
+
+# -- normalize
+
+
+def test_normalize_strips_markers_tags_and_unifies_numbers() -> None:
+    text = "⚡️ BREAKING: Talks end (Reuters) — 6,000 for 6 000 bodies https://t.me/x/1 via @chan"
+    assert normalize(text) == ["talks", "end", "6000", "for", "6000", "bodies"]
+    assert normalize("More: magnitude 6.10, 1,5 млн, 6000") == ["magnitude", "6.1", "1500000",
+                                                                "6000"]  # fmt: skip
+    assert normalize("❗️Срочно: Переговоры ЗАВЕРШИЛИСЬ") == ["переговоры", "завершились"]
+    assert normalize("Talks over.\n\nSubscribe to our channel @news") == ["talks", "over"]
+
+
+# -- exact layer
+
+
+def test_same_url_with_tracking_params_joins() -> None:
+    a = doc(1, "Some text about one thing", url="https://ex.org/world/story-1?utm_source=x")
+    b = doc(2, "Entirely different words here", minutes=5, url="https://www.ex.org/world/story-1")
+    index = ClusterIndex()
+    index.add(a)
+    decision = index.add(b)
+    assert (decision.cluster, decision.joined, decision.reason) == (1, True, "exact-url")
+
+
+def test_homepage_and_live_blog_urls_do_not_glue() -> None:
+    home = "https://radio.example/"
+    blog = "https://live.example/2025-06-02-istanbul#entry-"
+    got = clusters(
+        doc(1, "Storm halts loading at the port", url=home, source="radio"),
+        doc(2, "Inflation in the euro area slowed in May", url=home, minutes=3, source="radio"),
+        doc(3, "Talks delayed by an hour", url=blog + "1", source="blog"),
+        doc(4, "Axios memorandum four regions", url=blog + "2", minutes=9, source="blog"),
+        doc(5, "Quake hits the coast overnight", url=blog + "3", minutes=12, source="aggr"),
+    )
+    assert got == [1, 2, 3, 4, 5]
+
+
+def test_forward_joins_origin_both_ways() -> None:
+    origin = "https://t.me/src/5512"
+    got = clusters(
+        doc(1, "Umerov first went to meet Fidan", url=origin),
+        doc(2, "Completely reworded forward text", url="https://t.me/b/9", fwd=origin, minutes=2),
+        doc(3, "Another forward of the same post", url="https://t.me/c/7", fwd=origin, minutes=4),
+    )
+    assert got == [1, 1, 1]
+    index = ClusterIndex()
+    index.add(doc(1, "Forwarded copy first", url="https://t.me/b/9", fwd=origin))
+    decision = index.add(doc(2, "The origin arrives later", url=origin, minutes=1))
+    assert (decision.cluster, decision.reason) == (1, "forward")
+
+
+def test_identical_text_from_two_sources_joins() -> None:
+    text = "❗️Talks in Istanbul are over. They lasted 1 hour 15 minutes."
+    index = ClusterIndex()
+    index.add(doc(1, text, url="https://t.me/a/1"))
+    decision = index.add(doc(2, "Talks in Istanbul are over — they lasted 1 hour 15 minutes",
+                             url="https://t.me/b/2", minutes=1))  # fmt: skip
+    assert (decision.cluster, decision.score, decision.reason) == (1, 1.0, "exact-text")
+
+
+# -- near layer
+
+END_WIRE = (
+    "Russia-Ukraine talks in Istanbul end after about 75 minutes",
+    "The second round of direct negotiations between Russia and Ukraine in Istanbul ended on "
+    "Monday after 1 hour and 15 minutes, a Ukrainian source said.",
+)
+
+
+def test_reworded_copies_join() -> None:
+    got = clusters(
+        doc(1, END_WIRE[1], title=END_WIRE[0]),
+        doc(2, "The talks in Istanbul have finished. The meeting lasted 1 hour and 15 minutes, "
+               "a source in the Ukrainian delegation said.", title="Talks over", minutes=6),
+    )  # fmt: skip
+    assert got == [1, 1]
+
+
+def test_truncated_and_marker_copies_join() -> None:
+    wire = ("Ukraine and Russia agreed in Istanbul to exchange the bodies of 6,000 killed "
+            "soldiers each, Ukrainian Defence Minister Rustem Umerov told reporters after the "
+            "meeting. — Northwire")  # fmt: skip
+    got = clusters(
+        doc(1, wire, title="Ukraine, Russia agree to hand over 6,000 bodies each, Umerov says"),
+        doc(2, "⚡️Umerov: the sides agreed to exchange the bodies of the fallen, 6000 for 6000.",
+            minutes=4),
+        doc(3, wire[:90] + "…", title="Umerov: bodies deal", minutes=9),
+        doc(4, "More: Umerov says 6 000 bodies will be handed over by each side", minutes=12),
+    )
+    assert got == [1, 1, 1, 1]
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("❗️The Istanbul talks have started at the Ciragan Palace.",
+         "❗️The Istanbul talks have ended at the Ciragan Palace."),
+        ("Talks in Istanbul delayed by 1 hour, Ukrainian delegation says",
+         "Talks in Istanbul lasted 1 hour 15 minutes, Ukrainian delegation says"),
+        ("Umerov: Russia and Ukraine agreed to exchange 1,000 prisoners of war",
+         "Umerov: Russia and Ukraine agreed to exchange 6,000 bodies of the dead"),
+        ("Earthquake of magnitude 6.1 strikes off Marmaris, AFAD says",
+         "Aftershock of magnitude 4.8 strikes off Marmaris, AFAD says"),
+        ("Poland: with 50% of votes counted Nawrocki leads with 51.2%",
+         "Poland: with 90% of votes counted Nawrocki leads with 50.7%"),
+        ("Zelensky: Umerov is preparing for the Istanbul meeting, ceasefire is the priority",
+         "Zelensky: Ukraine needs funding for its own arms production from European partners"),
+        ("Storm warning issued for Odesa region, gusts up to 25 m/s",
+         "Storm warning lifted for Odesa region after gusts up to 25 m/s"),
+        ("Переговоры в Стамбуле начались во дворце Чыраган",
+         "Переговоры в Стамбуле завершились во дворце Чыраган"),
+    ],
+)
+def test_hard_negatives_stay_apart(first: str, second: str) -> None:
+    assert clusters(doc(1, first), doc(2, second, minutes=20)) == [1, 2]
+
+
+def test_window_expiry_starts_a_new_cluster() -> None:
+    text = "Magnitude 6.1 earthquake strikes off Marmaris, felt in Rhodes and Izmir"
+    settings = DedupeSettings(window=6 * 3600)
+    got = clusters(doc(1, text), doc(2, text + ".", minutes=7 * 60), settings=settings)
+    assert got == [1, 2]
+    assert clusters(doc(1, text), doc(2, text + ".", minutes=5 * 60)) == [1, 1]
+
+
+def test_eviction_keeps_memory_bounded_and_late_arrivals_work() -> None:
+    index = ClusterIndex(DedupeSettings(window=3600, margin=600))
+    for i in range(200):
+        index.add(doc(i + 1, f"unrelated item number {i} about topic{i}", minutes=i * 10))
+    assert len(index) <= 1 + (3600 + 600) // 600
+    late = index.add(doc(999, "unrelated item number 198 about topic198", minutes=198 * 10 - 30))
+    assert late.joined
+
+
+def test_restore_then_add_joins_restored_cluster() -> None:
+    first = ClusterIndex()
+    a = doc(7, END_WIRE[1], title=END_WIRE[0], url="https://ex.org/world/talks-end")
+    b = doc(9, "Istanbul talks over after 1 hour 15 minutes, Ukrainian source says", minutes=3)
+    assert first.add(a).cluster == 7 and first.add(b).cluster == 7
+    restarted = ClusterIndex()
+    restarted.restore(a, 7)
+    restarted.restore(b, 7)
+    assert len(restarted) == 2
+    decision = restarted.add(doc(11, "❗️Talks in Istanbul ended. They lasted 1 hour 15 minutes.",
+                                 minutes=8))  # fmt: skip
+    assert (decision.cluster, decision.joined) == (7, True)
+    again = restarted.add(doc(12, "other words", url="https://ex.org/world/talks-end?utm_x=1",
+                              minutes=9))  # fmt: skip
+    assert (again.cluster, again.reason) == (7, "exact-url")
+
+
+def test_disabled_keeps_near_apart_but_exact_together() -> None:
+    settings = DedupeSettings(enabled=False)
+    text = "Talks in Istanbul are over. They lasted 1 hour 15 minutes."
+    got = clusters(
+        doc(1, END_WIRE[1], title=END_WIRE[0], url="https://ex.org/a/end"),
+        doc(2, "The talks in Istanbul have finished after 1 hour and 15 minutes", minutes=2),
+        doc(3, "Copied by an aggregator", url="https://ex.org/a/end?utm_source=agg", minutes=3),
+        doc(4, text, minutes=4),
+        doc(5, "❗️" + text, minutes=5),
+        doc(6, "forward", url="https://t.me/b/1", fwd="https://t.me/a/1", minutes=6),
+        doc(7, "forward again", url="https://t.me/c/1", fwd="https://t.me/a/1", minutes=7),
+        settings=settings,
+    )
+    assert got == [1, 2, 1, 4, 4, 6, 6]
+
+
+# -- batch helper and metrics
+
+
+def test_cluster_records_string_ids_input_order() -> None:
+    records = [
+        {"id": "b", "source": "x", "published": "2025-06-02T15:40:00+03:00", "title": "",
+         "text": "Talks in Istanbul are over, they lasted 1 hour 15 minutes", "url": None},
+        {"id": "a", "source": "y", "published": "2025-06-02T15:36:00+03:00", "title": "",
+         "text": "❗️Talks in Istanbul are over. They lasted 1 hour 15 minutes.", "url": None},
+        {"id": "c", "source": "z", "published": 1748871000, "title": "Storm",
+         "text": "Storm warning for Odesa region", "url": "https://ex.org/storm"},
+    ]  # fmt: skip
+    assert cluster_records(records) == [("b", "a"), ("a", "a"), ("c", "c")]
+
+
+def test_pairwise_and_bcubed_scores() -> None:
+    gold = ["x", "x", "x", "y", "y"]
+    pred = [1, 1, 2, 3, 3]
+    p, r, f = pairwise_scores(gold, pred)
+    assert (p, r) == (1.0, 0.5) and f == pytest.approx(2 / 3)
+    assert pairwise_scores(["a", "b"], [1, 2]) == (1.0, 1.0, 1.0)
+    assert pairwise_scores(["a", "a"], [1, 1])[:2] == (1.0, 1.0)
+    bp, br, _ = bcubed_scores(gold, pred)
+    assert bp == 1.0 and br == pytest.approx((2 / 3 * 2 + 1 / 3 + 1 + 1) / 5)
+    merged = bcubed_scores(["a", "b"], [1, 1])
+    assert merged[0] == 0.5 and merged[1] == 1.0
+
+
+def _dev_scores() -> tuple[float, float, float]:
+    rows = [json.loads(line) for line in DEV_SET.read_text(encoding="utf-8").splitlines()]
+    assert len(rows) >= 150 and len({r["event"] for r in rows}) >= 30
+    predicted = [cluster for _, cluster in cluster_records(rows)]
+    return pairwise_scores([r["event"] for r in rows], predicted)
+
+
+def test_dev_set_precision_and_recall_floor() -> None:
+    precision, recall, _ = _dev_scores()
+    assert precision >= 0.95
+    assert recall >= 0.80  # regression floor; the target is below
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="target not reached yet: dev-set recall is ~0.84 (cross-language and synonym copies)",
+)
+def test_dev_set_recall_target() -> None:
+    assert _dev_scores()[1] >= 0.90

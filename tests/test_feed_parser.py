@@ -1,0 +1,134 @@
+"""sources/feed.py on real-looking bytes of every supported format."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from feedwatch.sources.feed import FeedParseError, parse_feed
+
+DATA = Path(__file__).parent / "data" / "feeds"
+
+
+def read(name: str) -> bytes:
+    return (DATA / name).read_bytes()
+
+
+def test_rss20_fields_html_reduced_and_keys() -> None:
+    feed = parse_feed(read("rss20.xml"), url="https://harbour-times.example/world/rss",
+                      headers={"content-type": "application/rss+xml"})
+    assert feed.format == "rss20"
+    assert feed.title == "Harbour Times — World"
+    first, second, third = feed.entries
+    assert first.key == "guid:ht-20250602-0042"
+    assert first.title == "Umerov: sides agree to exchange bodies, 6,000 for 6,000"
+    # the teaser wins over content:encoded; tags gone, paragraphs kept as lines
+    assert first.text == ("Ukraine's defence minister said the two sides agreed to exchange "
+                          "the bodies of the dead.\n\nMore to follow.")
+    assert "<" not in first.text
+    assert first.published == datetime(2025, 6, 2, 13, 5, tzinfo=UTC)
+    assert first.lang == "en-gb"
+    assert first.author == "Staff reporter"
+    assert second.key == "guid:https://harbour-times.example/world/2025/06/02/talks-end"
+    assert "&" in second.text and "&amp;" not in second.text
+    # no guid → canonical link is the identity (tracking params would be dropped)
+    assert third.key == "url:https://harbour-times.example/world/2025/06/02/turkey-mfa"
+    assert third.title == "Turkey: talks ended “not negatively”"
+
+
+def test_atom_relative_links_and_missing_dates() -> None:
+    feed = parse_feed(read("atom_relative.xml"), url="https://ledger.example/live/feed.atom")
+    assert feed.format.startswith("atom")
+    one, two = feed.entries
+    assert one.url == "https://ledger.example/live/posts/1"
+    assert two.url == "https://ledger.example/live/posts/2"
+    assert one.title == "Talks delayed by more than 1 h 20 min"
+    assert one.published == datetime(2025, 6, 2, 10, 0, tzinfo=UTC)
+    assert two.published is None  # no date at all: the store falls back to first-seen
+    assert two.text == "Talks expected to start shortly."
+
+
+def test_rdf() -> None:
+    feed = parse_feed(read("rdf.xml"), url="https://monitor.example/rss")
+    (entry,) = feed.entries
+    assert feed.format == "rss10"
+    assert entry.url == "https://monitor.example/a/axios-memo"
+    assert entry.published == datetime(2025, 6, 2, 11, 41, tzinfo=UTC)
+
+
+def test_rss091_latin1_entities() -> None:
+    feed = parse_feed(read("rss091.xml"), url="http://oldschool.example/rss")
+    (entry,) = feed.entries
+    assert feed.format == "rss091u" or feed.format.startswith("rss09")
+    assert entry.title == "Pourparlers d'Istanbul : fin après 1 h 15"
+    assert entry.text == "Les négociations sont terminées."
+    assert entry.key == "url:https://oldschool.example/news/1234.html"
+
+
+def test_non_utf8_feed_declared_in_xml() -> None:
+    feed = parse_feed(read("rss_cp1251.xml"), url="https://chernomor.example/rss")
+    titles = [e.title for e in feed.entries]
+    assert titles == ["Переговоры в Стамбуле завершились", "Умеров: обмен телами 6000 на 6000"]
+    assert feed.entries[0].lang == "ru"
+
+
+def test_charset_from_http_header_when_xml_is_silent() -> None:
+    body = ('<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>'
+            '<item><title>Зеленский</title><guid>1</guid></item></channel></rss>').encode("koi8-r")
+    feed = parse_feed(body, url="https://x.example/",
+                      headers={"Content-Type": "application/xml; charset=koi8-r"})
+    assert feed.entries[0].title == "Зеленский"
+
+
+def test_json_feed() -> None:
+    feed = parse_feed(read("jsonfeed.json"), url="https://quay.example/feed.json")
+    assert feed.format == "json11"
+    one, two = feed.entries
+    assert one.key == "guid:quay-77"
+    assert one.url == "https://quay.example/2025/06/02/ft-minor-steps"
+    assert one.text == ("No major breakthroughs, a senior Ukrainian official told the "
+                        "Financial Times.")
+    assert one.author == "Quay desk"
+    assert one.published == datetime(2025, 6, 2, 13, 26, tzinfo=UTC)
+    assert two.title == "" and two.text == "No handshakes in Istanbul."
+
+
+def test_html_page_is_a_clear_error_naming_the_real_feed() -> None:
+    with pytest.raises(FeedParseError, match="HTML page, not a feed.*world/rss"):
+        parse_feed(read("not_a_feed.html"), url="https://harbour-times.example/")
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"", "empty response"),
+        (b'{"error": "rate limited"}', "JSON document, not a JSON Feed"),
+        (b'<rss version="2.0"><channel><title>x</title><item><title>Talks & more</title>'
+         b"<guid>1</guid></item></channel></rss>", None),
+        (b"\x00\x01\x02 binary junk", "not"),
+    ],
+)
+def test_bad_bodies_raise_feed_parse_error_or_parse_leniently(body: bytes,
+                                                              message: str | None) -> None:
+    if message is None:
+        feed = parse_feed(body, url="https://x.example/")  # lenient: the title survives
+        assert [e.title for e in feed.entries] == ["Talks & more"]
+        assert feed.warning and "not well-formed" in feed.warning
+    else:
+        with pytest.raises(FeedParseError, match=message):
+            parse_feed(body, url="https://x.example/")
+
+
+def test_body_that_is_a_local_path_is_not_opened() -> None:
+    with pytest.raises(FeedParseError):
+        parse_feed(b"/etc/passwd", url="https://x.example/")
+
+
+def test_missing_guid_and_link_falls_back_to_text_hash() -> None:
+    body = (b'<rss version="2.0"><channel><title>t</title><item><title>Flash</title>'
+            b"<description>Talks began</description></item></channel></rss>")
+    (entry,) = parse_feed(body).entries
+    assert entry.key.startswith("hash:") and len(entry.key) == 45
+    assert parse_feed(body).entries[0].key == entry.key  # stable

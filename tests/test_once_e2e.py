@@ -1,0 +1,143 @@
+"""End to end: the installed `feedwatch once` against feeds on a loopback server."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from conftest import DATA, Site
+
+RSS_HEAD = '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Wire</title>'
+
+
+def rss(*items: tuple[str, str, str]) -> str:
+    body = "".join(
+        f"<item><title>{t}</title><guid>{g}</guid><pubDate>{d}</pubDate>"
+        f"<link>https://wire.example/{g}</link><description>{t} (details)</description></item>"
+        for g, t, d in items)
+    return RSS_HEAD + body + "</channel></rss>"
+
+
+def config(tmp_path: Path, site: Site, extra: str = "") -> Path:
+    path = tmp_path / "topic.toml"
+    path.write_text(f"""
+[topic]
+name = "e2e"
+{extra}
+
+[[source]]
+name = "Wire"
+url = "{site.url('/wire.xml')}"
+
+[[source]]
+name = "Ledger"
+url = "{site.url('/ledger.atom')}"
+
+[[source]]
+name = "Quay"
+url = "{site.url('/quay.json')}"
+""", encoding="utf-8")
+    return path
+
+
+def lines(stdout: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in stdout.splitlines() if line.strip()]
+
+
+def test_once_prints_new_updates_in_time_order_then_nothing_then_only_the_new_one(
+        tmp_path: Path, site: Site, run_cli: Callable[..., Any]) -> None:
+    site.put("/wire.xml", rss(("w1", "Talks delayed", "Mon, 02 Jun 2025 10:02:00 +0000"),
+                              ("w2", "Talks begin", "Mon, 02 Jun 2025 11:19:00 +0000")))
+    site.put("/ledger.atom", (DATA / "feeds" / "atom_relative.xml").read_bytes(),
+             "application/atom+xml")
+    site.put("/quay.json", (DATA / "feeds" / "jsonfeed.json").read_bytes(),
+             "application/feed+json")
+    cfg = config(tmp_path, site)
+    db = tmp_path / "fw.db"
+
+    first = run_cli("once", "-c", str(cfg), "--db", str(db))
+    assert first.returncode == 0, first.stderr
+    records = lines(first.stdout)
+    assert len(records) == 6
+    for record in records:
+        assert {"id", "cluster", "source", "published", "title", "text", "url",
+                "sources_in_cluster"} <= record.keys()
+        assert record["published"][-6:] in ("+00:00",)  # ISO 8601 with offset
+    times = [r["published"] for r in records]
+    assert times == sorted(times)
+    assert {r["source"] for r in records} == {"Wire", "Ledger", "Quay"}
+    delayed = next(r for r in records if r["title"] == "Talks delayed")
+    assert delayed["url"] == "https://wire.example/w1"
+
+    second = run_cli("once", "-c", str(cfg), "--db", str(db))
+    assert second.returncode == 0, second.stderr
+    assert second.stdout == ""
+    # the unchanged feeds were answered with 304 Not Modified the second time
+    assert site.statuses("/wire.xml") == [200, 304]
+    assert site.log[-3][1] is not None  # If-None-Match was sent
+
+    site.put("/wire.xml", rss(("w1", "Talks delayed", "Mon, 02 Jun 2025 10:02:00 +0000"),
+                              ("w2", "Talks begin", "Mon, 02 Jun 2025 11:19:00 +0000"),
+                              ("w3", "Talks end after 1 h 15 min",
+                               "Mon, 02 Jun 2025 12:35:00 +0000")))
+    third = run_cli("once", "-c", str(cfg), "--db", str(db), "--format", "jsonl")
+    assert third.returncode == 0, third.stderr
+    (new,) = lines(third.stdout)
+    assert new["title"] == "Talks end after 1 h 15 min" and new["source"] == "Wire"
+
+    text = run_cli("sources", "-c", str(cfg), "--db", str(db))
+    assert text.returncode == 0
+    assert "Wire" in text.stdout and "ok" in text.stdout
+
+
+def test_once_edit_is_not_new(tmp_path: Path, site: Site, run_cli: Callable[..., Any]) -> None:
+    site.put("/wire.xml", rss(("w1", "Bodies exchange 5,000 for 5,000",
+                               "Mon, 02 Jun 2025 13:02:00 +0000")))
+    site.put("/ledger.atom", (DATA / "feeds" / "atom_relative.xml").read_bytes())
+    site.put("/quay.json", (DATA / "feeds" / "jsonfeed.json").read_bytes())
+    cfg, db = config(tmp_path, site), tmp_path / "fw.db"
+    assert run_cli("once", "-c", str(cfg), "--db", str(db)).returncode == 0
+    site.put("/wire.xml", rss(("w1", "Bodies exchange 6,000 for 6,000",
+                               "Mon, 02 Jun 2025 13:02:00 +0000")))
+    again = run_cli("once", "-c", str(cfg), "--db", str(db))
+    (record,) = lines(again.stdout)
+    assert record["kind"] == "edited" and record["edited"] is True
+    assert record["title"] == "Bodies exchange 6,000 for 6,000"
+    assert record["revision"] == 2
+
+
+def test_one_broken_source_does_not_stop_the_others(tmp_path: Path, site: Site,
+                                                    run_cli: Callable[..., Any]) -> None:
+    site.put("/wire.xml", rss(("w1", "Talks delayed", "Mon, 02 Jun 2025 10:02:00 +0000")))
+    site.put("/ledger.atom", "<html><body>Oops, a web page</body></html>", "text/html")
+    # /quay.json is not served: 404
+    cfg = config(tmp_path, site)
+    result = run_cli("once", "-c", str(cfg), "--db", str(tmp_path / "fw.db"))
+    assert result.returncode == 0
+    assert [r["title"] for r in lines(result.stdout)] == ["Talks delayed"]
+    assert "Ledger: the URL returned an HTML page, not a feed" in result.stderr
+    assert "Quay: HTTP 404" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_once_exits_1_when_every_source_fails(tmp_path: Path, site: Site,
+                                              run_cli: Callable[..., Any]) -> None:
+    cfg = config(tmp_path, site)
+    result = run_cli("once", "-c", str(cfg), "--db", str(tmp_path / "fw.db"))
+    assert result.returncode == 1
+    assert "every source failed" in result.stderr
+
+
+def test_check_reports_file_line_and_exit_2(tmp_path: Path, run_cli: Callable[..., Any]) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[topic]\nname = "x"\n\n[[source]]\nurl = "https://a.example/"\n'
+                   'intervall = "5s"\n', encoding="utf-8")
+    result = run_cli("check", "-c", str(bad))
+    assert result.returncode == 2
+    assert f"{bad}:6: unknown key 'intervall'" in result.stderr
+    good = tmp_path / "good.toml"
+    good.write_text('[[source]]\nurl = "https://a.example/"\n', encoding="utf-8")
+    ok = run_cli("check", "-c", str(good))
+    assert ok.returncode == 0 and "1 sources" in ok.stdout

@@ -1,0 +1,139 @@
+"""store.py against a real SQLite file."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from feedwatch.model import Entry, EventKind, SourceState
+from feedwatch.store import Store, StoreError, effective_time
+
+NOW = datetime(2025, 6, 2, 12, 0, tzinfo=UTC)
+
+
+def entry(key: str, title: str = "Talks end", text: str = "They lasted 1 h 15 min",
+          **kw: object) -> Entry:
+    return Entry(key=key, title=title, text=text, **kw)  # type: ignore[arg-type]
+
+
+def test_restart_keeps_everything_and_shows_nothing_twice(tmp_path: Path) -> None:
+    db = tmp_path / "fw.db"
+    with Store(db) as store:
+        events = store.ingest("wire", [entry("a"), entry("b", "Talks begin")], NOW)
+        assert [e.kind for e in events] == [EventKind.NEW, EventKind.NEW]
+        store.save_state(SourceState("wire", etag='"x"', last_ok=NOW, cursor="42"))
+    with Store(db) as store:
+        assert store.ingest("wire", [entry("a"), entry("b", "Talks begin")], NOW) == []
+        assert store.count() == 2
+        state = store.state("wire")
+        assert (state.etag, state.cursor, state.last_ok, state.items) == ('"x"', "42", NOW, 2)
+        assert store.integrity_check() == "ok"
+    mode = sqlite3.connect(db).execute("PRAGMA journal_mode").fetchone()[0]
+    assert mode == "wal"
+
+
+def test_edit_updates_in_place_with_revision_history(tmp_path: Path) -> None:
+    with Store(tmp_path / "fw.db") as store:
+        (new,) = store.ingest("tg", [entry("p1", text="5,000 for 5,000", views=10)], NOW)
+        assert store.ingest("tg", [entry("p1", text="5,000 for 5,000", views=99)], NOW) == []
+        assert store.get(new.update.id).views == 99  # views are not an edit
+        (edit,) = store.ingest("tg", [entry("p1", text="6,000 for 6,000")], NOW)
+        assert edit.kind is EventKind.EDITED
+        assert edit.update.id == new.update.id and edit.update.revision == 2
+        assert store.count() == 1
+        (old,) = store.revisions(new.update.id)
+        assert (old.revision, old.text) == (1, "5,000 for 5,000")
+        assert store.fts_ids('"6"') == {new.update.id}  # the FTS index follows the edit
+
+
+def test_reissued_guid_with_same_link_or_title_is_the_same_item(tmp_path: Path) -> None:
+    with Store(tmp_path / "fw.db") as store:
+        store.ingest("wire", [entry("guid:1", "Russia and Ukraine agree body swap",
+                                    url="https://w.example/a/1?utm_source=x")], NOW)
+        assert store.ingest("wire", [entry("guid:2", "Russia and Ukraine agree body swap",
+                                           url="https://w.example/a/1")], NOW) == []
+        moved = store.ingest("wire", [entry("guid:3", "Russia and Ukraine agree body swap",
+                                            url="https://w.example/a/other")], NOW)
+        assert [e.kind for e in moved] == [EventKind.EDITED]  # same story, link moved
+        assert store.count() == 1
+        # another source's item with the same title is a different item (dedupe clusters it)
+        assert len(store.ingest("other", [entry("guid:1", "Russia and Ukraine agree body swap")],
+                                NOW)) == 1
+
+
+def test_effective_time_clamps_future_and_junk_dates() -> None:
+    assert effective_time(None, NOW) == NOW
+    assert effective_time(NOW - timedelta(hours=1), NOW) == NOW - timedelta(hours=1)
+    assert effective_time(NOW + timedelta(days=2), NOW) == NOW
+    assert effective_time(datetime(1970, 1, 1, tzinfo=UTC), NOW) == NOW
+
+
+def test_late_arrival_is_ordered_by_published_time(tmp_path: Path) -> None:
+    with Store(tmp_path / "fw.db") as store:
+        store.ingest("a", [entry("1", "first", published=NOW - timedelta(minutes=10))], NOW)
+        store.ingest("a", [entry("2", "second", published=NOW - timedelta(minutes=5))], NOW)
+        store.ingest("b", [entry("3", "late but older", published=NOW - timedelta(minutes=30))],
+                     NOW + timedelta(minutes=1))
+        assert [u.title for u in store.headlines()] == ["second", "first", "late but older"]
+
+
+def test_cluster_counts_distinct_sources(tmp_path: Path) -> None:
+    with Store(tmp_path / "fw.db") as store:
+        (head,) = store.ingest("a", [entry("1")], NOW)
+        cid = head.update.id
+        (j1,) = store.ingest("b", [entry("1")], NOW, classify=lambda u: cid)
+        (j2,) = store.ingest("b", [entry("2", "Talks ended")], NOW, classify=lambda u: cid)
+        assert (j1.kind, j1.update.cluster, j1.update.sources_in_cluster) == (
+            EventKind.JOINED, cid, 2)
+        assert j2.update.sources_in_cluster == 2
+        assert [u.id for u in store.headlines()] == [cid]
+        assert len(store.cluster_members(cid)) == 3
+        # a classifier naming an unknown cluster cannot corrupt anything
+        (odd,) = store.ingest("c", [entry("9", "x")], NOW, classify=lambda u: 12345)
+        assert odd.kind is EventKind.NEW and odd.update.cluster == odd.update.id
+
+
+def test_failed_transaction_loses_nothing(tmp_path: Path) -> None:
+    with Store(tmp_path / "fw.db") as store:
+        store.ingest("a", [entry("1")], NOW)
+
+        def boom(update: object) -> int:
+            raise RuntimeError("classifier bug")
+
+        with pytest.raises(RuntimeError):
+            store.ingest("a", [entry("2", "x"), entry("3", "y")], NOW, classify=boom)
+        assert store.count() == 1
+        assert store.integrity_check() == "ok"
+
+
+def test_readonly_and_garbage_databases_give_clear_errors(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError, match="damaged or not a feedwatch database"):
+        Store(junk)
+    ro_dir = tmp_path / "ro"
+    ro_dir.mkdir()
+    Store(ro_dir / "fw.db").close()
+    (ro_dir / "fw.db").chmod(0o444)
+    ro_dir.chmod(0o555)
+    try:
+        if sqlite3.connect(ro_dir / "fw.db").execute("PRAGMA user_version").fetchone() is None:
+            pytest.skip("cannot observe read-only mode here")
+        import os
+
+        if os.geteuid() == 0:
+            pytest.skip("root ignores file permissions")
+        with pytest.raises(StoreError, match="read-only|cannot open"):
+            Store(ro_dir / "fw.db").ingest("a", [entry("1")], NOW)
+    finally:
+        ro_dir.chmod(0o755)
+
+
+def test_cursor_roundtrip(tmp_path: Path) -> None:
+    with Store(tmp_path / "fw.db") as store:
+        assert store.cursor("tail") is None
+        store.set_cursor("tail", 7)
+        assert store.cursor("tail") == 7
