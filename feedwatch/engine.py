@@ -27,6 +27,7 @@ from .model import Entry, EventKind, SourceKind, SourceState, Update, UpdateEven
 from .sources.feed import FeedParseError, parse_feed
 from .sources.telegram import ChannelPage, TelegramPageError, parse_channel_page
 from .store import Store, StoreError
+from .textutil import guess_lang
 from .topicfilter import TopicFilter
 
 log = logging.getLogger("feedwatch.engine")
@@ -188,7 +189,8 @@ class Engine:
 
         events: list[UpdateEvent] = []
         if error is None and fetched.entries:
-            entries = [e for e in fetched.entries if self.filter.keep(e, spec.name)]
+            entries = [e if e.lang else replace(e, lang=guess_lang(f"{e.title}\n{e.text}"))
+                       for e in fetched.entries if self.filter.keep(e, spec.name)]
             try:
                 events = await self.db(self._ingest, spec, entries)
             except StoreError as exc:
@@ -198,6 +200,7 @@ class Engine:
             v = fetched.validators
             state = replace(
                 state, last_attempt=started, last_ok=now, last_error=None, failures=0,
+                disabled_reason=None,
                 etag=v.etag if not fetched.not_modified else state.etag,
                 last_modified=v.last_modified if not fetched.not_modified
                 else state.last_modified,

@@ -92,7 +92,7 @@ def truncate(text: str, limit: int) -> str:
         return text
     cut = text[: limit - 1]
     space = cut.rfind(" ")
-    if space > limit * 0.6:
+    if space >= limit * 0.5:
         cut = cut[:space]
     return cut.rstrip(" ,;:-") + "…"
 
@@ -154,3 +154,24 @@ def text_fingerprint(*parts: str) -> str:
     """Stable hash of normalized text, the identity of last resort."""
     norm = " ".join(" ".join(p.casefold().split()) for p in parts if p)
     return hashlib.sha1(norm.encode("utf-8")).hexdigest()
+
+
+_CYRILLIC = re.compile("[\u0400-\u04ff]")
+_UKRAINIAN = re.compile("[іїєґІЇЄҐ]")
+_RUSSIAN = re.compile("[ыэъЫЭЪё]")
+
+
+def guess_lang(text: str) -> str | None:
+    """A script-level guess for sources that don't say (Telegram): "uk", "ru" or None.
+
+    Only Cyrillic is guessed, from letters unique to each language; Latin text could be any
+    of dozens of languages, so it is left unknown rather than mislabelled.
+    """
+    sample = text[:2000]
+    cyrillic = len(_CYRILLIC.findall(sample))
+    if cyrillic < 8 or cyrillic < len(sample) * 0.3:
+        return None
+    uk, ru = len(_UKRAINIAN.findall(sample)), len(_RUSSIAN.findall(sample))
+    if uk > ru:
+        return "uk"
+    return "ru" if ru or not uk else None

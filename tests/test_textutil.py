@@ -1,0 +1,67 @@
+"""Untrusted text made inert; URLs made canonical."""
+
+from __future__ import annotations
+
+import pytest
+
+from feedwatch.textutil import (
+    canonical_url,
+    clean_text,
+    guess_lang,
+    html_to_text,
+    is_safe_link,
+    truncate,
+)
+
+
+@pytest.mark.parametrize(("raw", "clean"), [
+    ("\x1b[31mred\x1b[0m alert", "red alert"),
+    ("\x1b]8;;https://evil.example\x07click\x1b]8;;\x07 here", "click here"),
+    ("\x1b]0;new window title\x1b\\text", "text"),
+    ("bell\x07 and nul\x00 and \x9b31m c1", "bell and nul and c1"),
+    ("bidi \u202eevil\u202c text", "bidi evil text"),
+    ("keep\ttabs\nand lines", "keep tabs\nand lines"),
+    ("[bold red]markup[/] stays literal", "[bold red]markup[/] stays literal"),
+    ("  many   spaces\u00a0here \n\n\n\n next", "many spaces here\n\nnext"),
+])
+def test_clean_text(raw: str, clean: str) -> None:
+    assert clean_text(raw) == clean
+
+
+def test_html_to_text_keeps_structure_drops_scripts() -> None:
+    html = ("<p>First &amp; <b>bold</b></p><script>alert(1)</script><ul><li>one</li>"
+            "<li>two</li></ul>line<br/>break")
+    assert html_to_text(html) == "First & bold\n\none\n\ntwo\n\nline\nbreak"
+
+
+@pytest.mark.parametrize(("url", "canonical"), [
+    ("HTTPS://WWW.Example.COM:443/a/b/?utm_source=x&id=3&fbclid=y#frag",
+     "https://example.com/a/b?id=3"),
+    ("http://example.com", "https://example.com/"),
+    ("https://example.com:8443/x/", "https://example.com:8443/x"),
+    ("https://example.com/x?b=2&a=1", "https://example.com/x?a=1&b=2"),
+    ("javascript:alert(1)", "javascript:alert(1)"),
+])
+def test_canonical_url(url: str, canonical: str) -> None:
+    assert canonical_url(url) == canonical
+
+
+@pytest.mark.parametrize(("url", "safe"), [
+    ("https://t.me/chan/1", True), ("http://example.com/", True),
+    ("javascript:alert(1)", False), ("file:///etc/passwd", False), ("https://", False),
+    ("data:text/html,x", False), (" JAVASCRIPT:alert(1)", False), (None, False),
+])
+def test_only_http_links_are_openable(url: str | None, safe: bool) -> None:
+    assert is_safe_link(url) is safe
+
+
+def test_guess_lang() -> None:
+    assert guess_lang("Переговоры в Стамбуле завершились, рукопожатий не было") == "ru"
+    assert guess_lang("Переговори в Стамбулі завершилися, їхня тривалість") == "uk"
+    assert guess_lang("Talks in Istanbul ended") is None
+    assert guess_lang("Умеров") is None  # too little to tell
+
+
+def test_truncate_on_word_boundary() -> None:
+    assert truncate("The talks in Istanbul have ended after", 20) == "The talks in…"
+    assert truncate("short", 20) == "short"
