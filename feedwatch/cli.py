@@ -1,4 +1,4 @@
-"""Command line: run, demo, once, tail, check, sources, search, filter, cluster.
+"""Command line: run, demo, once, tail, check, sources, search, filter, cluster, opml.
 
 Data goes to stdout, diagnostics to stderr and the log file. Exit codes:
 0 success · 1 every source failed, or a runtime failure · 2 bad usage, config or query ·
@@ -397,6 +397,25 @@ def cmd_cluster(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_opml(args: argparse.Namespace) -> int:
+    from .opml import OpmlError, export_opml, import_opml
+
+    if args.action == "export":
+        sys.stdout.write(export_opml(load(args)))
+        return EXIT_OK
+    if not args.file:
+        raise CliError("opml import needs an OPML file: feedwatch opml import FILE", EXIT_USAGE)
+    try:
+        data = Path(args.file).read_bytes()
+    except OSError as exc:
+        raise CliError(f"cannot read {args.file}: {exc.strerror or exc}", EXIT_USAGE) from None
+    try:
+        sys.stdout.write(import_opml(data))
+    except OpmlError as exc:
+        raise CliError(f"{args.file}: {exc}", EXIT_USAGE) from None
+    return EXIT_OK
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     topic = load(args)
     store = open_store(db_path(args, topic))
@@ -474,6 +493,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--window", help="dedupe window, e.g. 6h")
     p.add_argument("--threshold", type=float)
     p.set_defaults(func=cmd_cluster, no_log=True)
+    p = add("opml", "export a topic's sources as OPML, or turn an OPML file into [[source]] "
+            "blocks to paste into a topic file")
+    p.add_argument("action", choices=("export", "import"))
+    p.add_argument("file", nargs="?", help="the OPML file to import")
+    p.set_defaults(func=cmd_opml, no_log=True)
     return parser
 
 

@@ -90,3 +90,28 @@ def test_search_history(tmp_path: Path, site: Site, run_cli: Callable[..., Any])
     assert all(r["highlights"] for r in found)
     none = run_cli("search", "-c", str(cfg), "--db", db, "earthquake")
     assert none.returncode == 1 and none.stdout == ""
+
+
+def test_opml_export_then_import_round_trip(tmp_path: Path,
+                                            run_cli: Callable[..., Any]) -> None:
+    cfg = tmp_path / "t.toml"
+    cfg.write_text('[topic]\nname = "A & B"\n[[source]]\nname = "Wire <1>"\n'
+                   'url = "https://wire.example/rss?a=1&b=2"\n[[source]]\ntelegram = "@flash"\n',
+                   encoding="utf-8")
+    exported = run_cli("opml", "export", "-c", str(cfg))
+    assert exported.returncode == 0, exported.stderr
+    opml = tmp_path / "out.opml"
+    opml.write_text(exported.stdout, encoding="utf-8")
+    imported = run_cli("opml", "import", str(opml))
+    assert imported.returncode == 0, imported.stderr
+    back = tmp_path / "back.toml"
+    back.write_text(imported.stdout, encoding="utf-8")
+    checked = run_cli("check", "-c", str(back))
+    assert checked.returncode == 0, checked.stderr
+    assert 'url = "https://wire.example/rss?a=1&b=2"' in imported.stdout
+    assert 'telegram = "flash"' in imported.stdout and 'name = "Wire <1>"' in imported.stdout
+    evil = tmp_path / "evil.opml"
+    evil.write_text('<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
+                    '<opml><body><outline xmlUrl="&e;"/></body></opml>', encoding="utf-8")
+    refused = run_cli("opml", "import", str(evil))
+    assert refused.returncode == 2 and "DOCTYPE" in refused.stderr
