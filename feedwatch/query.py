@@ -13,8 +13,9 @@
   substring, ``lang:en`` matches "en" and "en-US".
 * ``/regex/`` (flags ``i``, ``m``, ``s``) searches the original text, with a time limit.
 
-The module is pure (no I/O). :meth:`Query.matches` is cheap enough to re-filter a whole
-history on each keystroke, :meth:`Query.highlights` gives spans into the original strings, and
+The module is pure (no I/O). :meth:`Query.matches` compiles to closures over precompiled
+regexes, so re-filtering a history is cheap (about a microsecond per ASCII update; other text
+is folded once and cached); :meth:`Query.highlights` gives spans into the original strings;
 :meth:`Query.fts_expression` lets the store pre-select candidates with SQLite FTS5.
 """
 
@@ -36,6 +37,7 @@ __all__ = [
     "Document",
     "Query",
     "QueryError",
+    "clear_caches",
     "fold",
     "match_all",
     "parse",
@@ -49,27 +51,66 @@ _MAX_DEPTH: Final = 64  # nesting of groups, NOT and fields
 _MAX_REGEX: Final = 1000  # characters in a /regex/ ...
 _MAX_REPEAT: Final = 1000  # ... and in its {m,n} counts and their product: compiling is costly
 _MAX_FTS_FORMS: Final = 32  # spellings of one word the FTS5 pre-selection may list
-_CACHE_SIZE: Final = 4096  # folded strings kept, per cache
+_CACHE_CHARS: Final = 16_000_000  # folded characters of non-ASCII titles+texts kept (x2 at most)
 
 
 # --------------------------------------------------------------------------------------------
 # Folding: one canonical form for matching (lower case, no accents)
 
 
-# A cheap superset of the combining marks: most text never touches these ranges, so the exact
-# (and slow) \p{M} removal below runs only when something in them shows up.
-_MAYBE_MARK = re.compile(
-    "[\u0300-\u036f\u0483-\u0489\u0591-\u1dff\u20d0-\u20f0\u2cef-\u2dff\u302a-\u302f"
-    "\u3099\u309a\ua66f-\uabed\ufb1e\ufe00-\ufe2f\U000101fd-\U0001e94a\U000e0100-\U000e01ef]"
-)
 _DIACRITICS = re.compile("[\u0300-\u036f]+")
-_MARKS = regex.compile(r"\p{M}+")
-# Precomposed letters common enough to deserve a shortcut around NFD: ё, й (Russian), ї
-# (Ukrainian), and the emoji presentation selector that follows many emoji.
-_SHORTCUTS: Final = (("ё", "е"), ("й", "и"), ("ї", "і"), ("\ufe0f", ""))
+# Marks we strip: all but the Cyrillic titlo family and the marks for symbols (such as the
+# keycap of 1️⃣), which live in blocks the fast path below treats as mark-free.
+_MARKS = regex.compile(r"[\p{M}--[\u0483-\u0489\u20d0-\u20f0]]+", regex.V1)
+# 256-character blocks (high bytes of UTF-16 code units) without marks to strip, where
+# lower() agrees with casefold() but for the characters in _SHORTCUTS, and where canonical
+# decomposition only adds marks from U+0300-U+036F: Latin, Cyrillic, Hangul, punctuation and
+# symbols, CJK ideographs, fullwidth forms. Text made only of these and emoji takes the
+# fast path (tests check these claims for every character).
+_PLAIN_BLOCKS: Final = bytes(
+    [0x00, 0x01, 0x02, 0x04, 0x11, *range(0x20, 0x2C), 0x2E, 0x2F, *range(0x31, 0xA0),
+     *range(0xAC, 0xD8), 0xFF]
+)
+_SURROGATES: Final = bytes(range(0xD8, 0xE0))
+# Done by hand on the fast path: precomposed letters common enough to deserve a way around
+# NFD (ё, й, ї), the mark lower() gives İ, and where casefold() differs from lower().
+_SHORTCUTS: Final = (
+    ("ё", "е"), ("й", "и"), ("ї", "і"), ("i\u0307", "i"), ("ß", "ss"), ("µ", "μ"),
+    ("ſ", "s"), ("ŉ", "ʼn"), ("ǰ", "j"),
+)  # fmt: skip
 
-_folds: dict[str, str] = {}
-_doc_folds: dict[tuple[str, str], tuple[str, int]] = {}
+
+class _Cache:
+    """Two generations of folded text, bounded by characters: cheap, and it keeps the
+    updates filtered again and again (the visible history) warm."""
+
+    def __init__(self, budget: int, measure: Callable[[Any], int]) -> None:
+        self.budget = budget  # characters per generation
+        self.measure = measure
+        self.young: dict[Any, Any] = {}
+        self.old: dict[Any, Any] = {}
+        self.size = 0
+
+    def get(self, key: Any) -> Any:
+        value = self.young.get(key)
+        if value is None:
+            value = self.old.get(key)
+            if value is not None:
+                self.put(key, value)
+        return value
+
+    def put(self, key: Any, value: Any) -> None:
+        self.young[key] = value
+        self.size += self.measure(value)
+        if self.size > self.budget:
+            self.old, self.young, self.size = self.young, {}, 0
+
+    def clear(self) -> None:
+        self.young, self.old, self.size = {}, {}, 0
+
+
+_folds = _Cache(1 << 20, len)
+_doc_folds = _Cache(_CACHE_CHARS, lambda folded: len(folded[0]))
 _char_folds: dict[str, str] = {}
 
 
@@ -85,20 +126,55 @@ def fold(text: str) -> str:
     folded = _folds.get(text)
     if folded is None:
         folded = _fold_unicode(text)
-        _remember(_folds, text, folded)
+        _folds.put(text, folded)
     return folded
+
+
+def clear_caches() -> None:
+    """Forget folded text kept for speed (for memory pressure, tests and benchmarks)."""
+    _folds.clear()
+    _doc_folds.clear()
+    _char_folds.clear()
 
 
 def _fold_unicode(text: str) -> str:
-    folded = text.casefold()
+    if "\ufe0f" in text:  # the emoji presentation selector: a mark, but a very common one
+        text = text.replace("\ufe0f", "")
+    if not _plain(text):
+        return _fold_exact(text)
+    folded = text.lower()
     for composed, plain in _SHORTCUTS:
         if composed in folded:
             folded = folded.replace(composed, plain)
-    if not unicodedata.is_normalized("NFD", folded):
-        folded = _DIACRITICS.sub("", unicodedata.normalize("NFD", folded))
-    if _MAYBE_MARK.search(folded):
-        folded = _MARKS.sub("", folded)
-    return folded
+    if unicodedata.is_normalized("NFD", folded):
+        return folded
+    return _DIACRITICS.sub("", unicodedata.normalize("NFD", folded))
+
+
+def _fold_exact(text: str) -> str:
+    """The definition of folding; _fold_unicode's fast path must agree with it."""
+    return _MARKS.sub("", unicodedata.normalize("NFD", text.casefold()))
+
+
+def _plain(text: str) -> bool:
+    """Whether all of text lies in _PLAIN_BLOCKS or is emoji (U+1F000-U+1FFFF).
+
+    Checked on UTF-16 high bytes with bytes operations, which run at C speed: a regex scan
+    for marks would cost as much as the whole fold.
+    """
+    units = text.encode("utf-16-le", "surrogatepass")
+    high = units[1::2]
+    rest = high.translate(None, _PLAIN_BLOCKS)
+    if not rest:
+        return True
+    if rest.translate(None, _SURROGATES) or any(b in rest for b in b"\xd9\xda\xdb"):
+        return False
+    at = high.find(0xD8)  # a leading surrogate: D83C-D83F lead to emoji, others do not
+    while at >= 0:
+        if not 0x3C <= units[2 * at] <= 0x3F:
+            return False
+        at = high.find(0xD8, at + 1)
+    return True
 
 
 def _fold_char(char: str) -> str:
@@ -117,7 +193,7 @@ def _fold_doc(title: str, text: str) -> tuple[str, int]:
     if folded is None:
         joined = _fold_unicode(f"{title}\x00{text}")
         folded = (joined, joined.find("\x00"))
-        _remember(_doc_folds, key, folded)
+        _doc_folds.put(key, folded)
     return folded
 
 
@@ -146,15 +222,6 @@ def _original_span(origin: list[int] | None, start: int, end: int) -> tuple[int,
     last = origin[end - 1]
     after = origin[end]
     return origin[start], after if after != last else last + 1
-
-
-def _remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
-    if len(cache) >= _CACHE_SIZE:
-        try:
-            del cache[next(iter(cache))]  # oldest first: dicts keep insertion order
-        except (KeyError, RuntimeError, StopIteration):  # another thread got there first
-            pass
-    cache[key] = value
 
 
 # --------------------------------------------------------------------------------------------
@@ -239,7 +306,7 @@ _Test = Callable[[Any, list[Any]], bool]
 class Query:
     """A parsed query: a predicate on documents, plus highlights and an FTS5 pre-selection.
 
-    Build one with :func:`parse`. Instances are cheap to call from several threads: the only
+    Build one with :func:`parse`. Instances may be used from several threads: their only
     state is the regex time-out bookkeeping.
     """
 
@@ -270,6 +337,13 @@ class Query:
     def timed_out(self) -> bool:
         """True if a /regex/ ran out of time on some document since the last :meth:`reset`."""
         return self._guard.timed_out
+
+    @timed_out.setter
+    def timed_out(self, value: bool) -> None:
+        if value:
+            self._guard.timed_out = True
+        else:
+            self.reset()
 
     def reset(self) -> None:
         """Forget regex time-outs, and try regexes that were given up on again."""
@@ -597,7 +671,6 @@ def _atomize(folded: str) -> tuple[list[_Atom], list[str]]:
     return atoms, gaps
 
 
-
 def _atom_regex(atom: _Atom, first: bool, open_end: bool) -> str:
     """The atom's regex; ``first`` adds the left word boundary, ``open_end`` drops the right."""
     if not atom.spaced:
@@ -606,13 +679,14 @@ def _atom_regex(atom: _Atom, first: bool, open_end: bool) -> str:
         core = re.escape(atom.text)
         # The literal comes first so that the regex engine can scan for it quickly.
         left = f"(?<!{_W}{core})" if first else ""
-        return core + left + ("" if open_end else f"(?!{_W})")
+        return core + left + (f"{_W}*" if open_end else f"(?!{_W})")  # a prefix: whole word
     whole, _, fraction = atom.text.partition(".")
     chunks = _thousands(whole)
     head = chunks[0]
+    # In "1 600 000" the "600 000" is not 600000: a 3-digit head may continue a number.
     left = "".join(
         f"(?<!(?<![0-9])[0-9]{{{k}}}{_NUM_SPACE}{head})" for k in (1, 2, 3)
-    )  # "1 600 000" is one number: its "600 000" is not 600000
+    ) if len(head) == 3 else ""
     out = f"{head}(?<!{_W}{head})(?<![0-9][.,']{head}){left}"
     out += "".join(f"{_NUM_SEP}?{chunk}" for chunk in chunks[1:])
     if fraction:
@@ -1056,7 +1130,7 @@ class _Parser:
             return self._term(tok, field)
         self.depth += 1
         if self.depth > _MAX_DEPTH:
-            raise self._error("the query is nested too deeply", tok.pos)
+            raise self._error("nested too deeply", tok.pos)
         try:
             if tok.kind == "(":
                 return self._sequence(field, tok)
