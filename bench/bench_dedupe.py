@@ -92,11 +92,12 @@ def main(argv: list[str] | None = None) -> int:
         times.append(time.perf_counter() - t0)
     times.sort()
     mean_ms = statistics.fmean(times) * 1000
+    median_ms = times[len(times) // 2] * 1000
     p99_ms = times[int(len(times) * 0.99)] * 1000
     print(f"warm: {args.warm} updates over {args.days:g} days in {warm_s:.1f} s "
           f"({warm_s / args.warm * 1000:.3f} ms/update); indexed now: {len(index)}")  # fmt: skip
-    print(f"timed: {args.timed} updates: mean {mean_ms:.3f} ms/update, p99 {p99_ms:.3f} ms, "
-          f"joined {joined / args.timed:.0%}")  # fmt: skip
+    print(f"timed: {args.timed} updates: mean {mean_ms:.3f} ms/update, median {median_ms:.3f} ms, "
+          f"p99 {p99_ms:.3f} ms, joined {joined / args.timed:.0%}")  # fmt: skip
     return 0
 
 

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from feedwatch import dedupe
 from feedwatch.dedupe import (
     ClusterIndex,
     DedupeDoc,
@@ -16,8 +20,13 @@ from feedwatch.dedupe import (
     normalize,
     pairwise_scores,
 )
+from feedwatch.textutil import canonical_url
 
-DEV_SET = Path(__file__).parent / "data" / "dedupe_dev.jsonl"
+DATA = Path(__file__).parent / "data"
+DEV_SET = DATA / "dedupe_dev.jsonl"  # the labelled dev set the clustering was tuned on
+DEMO_SET = DATA / "dedupe_demo.jsonl"  # the demo story's items grouped into events
+CHECK_SET = DATA / "dedupe_check.jsonl"  # other stories; lexicon gaps were fixed after it
+HOLDOUT_SET = DATA / "dedupe_holdout.jsonl"  # other stories, never tuned on
 T0 = 1_748_858_400.0  # 2025-06-02 13:00 Istanbul time
 
 
@@ -44,6 +53,37 @@ def test_normalize_strips_markers_tags_and_unifies_numbers() -> None:
                                                                 "6000"]  # fmt: skip
     assert normalize("❗️Срочно: Переговоры ЗАВЕРШИЛИСЬ") == ["переговоры", "завершились"]
     assert normalize("Talks over.\n\nSubscribe to our channel @news") == ["talks", "over"]
+    # Case forms of number words scale too; "через" (because of) is a word, not "via".
+    assert normalize("30 тисячам абонентів через негоду") == ["30000", "абонентів", "через",
+                                                               "негоду"]  # fmt: skip
+    assert normalize("Отключения через @chan") == ["отключения"]
+
+
+def _slow_url_key(url: str) -> str | None:
+    """The URL key computed the long way (canonical_url, then the homepage rule)."""
+    canon = canonical_url(url)
+    if not canon:
+        return None
+    try:
+        path = urlsplit(canon).path
+    except ValueError:
+        return None
+    return None if path in ("", "/") and "?" not in canon else "u:" + canon
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(["http://", "https://", "HTTPS://", "https://www.", ""]),
+    st.text(alphabet="abz09-.", max_size=8),
+    st.sampled_from(["", ".", ":80", ":8443"]),
+    st.text(alphabet="aZ9-_.~%/:@?#=& \tп", max_size=12),
+)
+def test_url_key_fast_path_agrees_with_canonical_url(
+    scheme: str, host: str, port: str, rest: str
+) -> None:
+    url = scheme + host + port + rest
+    dedupe._url_key.cache_clear()
+    assert dedupe._url_key(url) == _slow_url_key(url)
 
 
 # -- exact layer
@@ -145,10 +185,105 @@ def test_truncated_and_marker_copies_join() -> None:
          "Storm warning lifted for Odesa region after gusts up to 25 m/s"),
         ("Переговоры в Стамбуле начались во дворце Чыраган",
          "Переговоры в Стамбуле завершились во дворце Чыраган"),
+        # The demo's wrong merges: "the meeting ended, talks to start soon" is not "the
+        # talks ended" (subject and tense of the event differ), in either language.
+        ("Встреча Умерова с министром иностранных дел Турции завершилась. Переговоры должны "
+         "начаться в ближайшее время.", "❗️ Переговоры в Стамбуле завершились."),
+        ("⚡️ Umerov's meeting with the Turkish FM has ended. Talks expected to start shortly.",
+         "❗️ Talks in Istanbul are over."),
+        ("Umerov–Fidan meeting over, talks to begin shortly",
+         "❗️ The talks in Istanbul have begun."),
+        # A quoted verdict is the news: "talks ended 'not negatively'" is another report.
+        ("❗️ Talks in Istanbul are over.", 'Turkish MFA: the talks ended "not negatively".'),
+        ("Переговоры в Стамбуле завершились.",
+         "МИД Турции: переговоры завершились «не негативно»."),
+        # A reaction to an event is not the event.
+        ("Nawrocki wins Poland's presidential election with 50.89% of the vote",
+         "Zelensky congratulated Karol Nawrocki on winning the Polish presidential election"),
+        # Numbers of the same kind differ; "an hour and twenty minutes" is 80 minutes.
+        ("Kharkiv strike: 2 killed, 11 wounded, governor says",
+         "Kharkiv strike death toll rises to 4, governor says; 17 wounded"),
+        ("Talks delayed by more than an hour and twenty minutes",
+         "Talks delayed by more than 40 minutes"),
+        # A caption naming a place is not a report that something happened there.
+        ("📷 Çırağan Palace, Istanbul, right now",
+         "⚡️The Russia–Ukraine talks in Istanbul have started at the Çırağan Palace."),
+        ("Air raid alert declared in Kyiv.", "Air raid alert in Kyiv lifted."),
     ],
 )
 def test_hard_negatives_stay_apart(first: str, second: str) -> None:
     assert clusters(doc(1, first), doc(2, second, minutes=20)) == [1, 2]
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("❗️ Talks in Istanbul are over.", "❗️ Переговоры в Стамбуле завершились."),
+        ("The talks in Istanbul have begun.", "Переговори у Стамбулі розпочалися."),
+        ("Air raid alert declared in Kyiv.", "У Києві оголошено повітряну тривогу."),
+        ("NBU keeps key rate at 15.5%.", "НБУ зберіг облікову ставку на рівні 15,5%."),
+        ("Umerov: the sides agreed to exchange the bodies of the dead, 6,000 for 6,000.",
+         "Умеров: стороны договорились обменяться телами погибших — 6 тысяч на 6 тысяч."),
+    ],
+)
+def test_cross_language_copies_join(first: str, second: str) -> None:
+    """Russian and Ukrainian copies join English ones through concepts, names and numbers,
+    with no shared spelling."""
+    assert clusters(doc(1, first), doc(2, second, minutes=3)) == [1, 1]
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("Istanbul talks delayed by more than 1 h 20 min.",
+         "The start of the talks was delayed by more than 80 minutes, reporters said."),
+        ("Talks were running more than an hour and twenty minutes late.",
+         "❗️ Istanbul talks delayed by more than 1 h 20 min."),
+        ("Turkey quake: 1 dead, 69 injured — interior minister",
+         "One dead, 69 hurt after the quake in Turkey, the interior minister said"),
+        ("The talks in Istanbul have finished, they lasted an hour and 15 minutes.",
+         "Istanbul talks end after 75 minutes"),
+    ],
+)
+def test_numbers_in_words_and_durations_agree(first: str, second: str) -> None:
+    assert clusters(doc(1, first), doc(2, second, minutes=4)) == [1, 1]
+
+
+def test_same_source_needs_a_near_copy() -> None:
+    """A channel rarely repeats itself: its later post joins its own cluster only as a near
+    copy, and a "More:" follow-up with facts of its own never does."""
+    index = ClusterIndex()
+    assert index.add(doc(1, "❗️ Переговоры в Стамбуле завершились.", source="srochno")).cluster == 1
+    assert index.add(doc(2, "❗️ Talks in Istanbul are over.", source="flash", minutes=1)).joined
+    repeat = index.add(doc(3, "Переговоры в Стамбуле завершились!", source="srochno", minutes=2))
+    assert (repeat.cluster, repeat.joined) == (1, True)  # its own near copy
+    own = index.add(doc(4, "Переговоры в Стамбуле завершились, делегации покинули дворец.",
+                        source="srochno", minutes=5))  # fmt: skip
+    assert not own.joined  # would join as another source's report (see below)
+    more = index.add(doc(5, "More: talks in Istanbul are over, delegations have left the palace.",
+                         source="flash", minutes=6))  # fmt: skip
+    assert more.cluster == 4  # the other channel's report of that fact, not flash's own post
+    other = ClusterIndex()
+    other.add(doc(1, "❗️ Переговоры в Стамбуле завершились.", source="srochno"))
+    assert other.add(doc(4, "Переговоры в Стамбуле завершились, делегации покинули дворец.",
+                         source="vesti", minutes=5)).joined  # fmt: skip
+    follow = "More: talks in Istanbul are over, Turkish diplomats confirm."
+    for source, joins in (("flash", False), ("wire", True)):
+        index = ClusterIndex()
+        index.add(doc(1, "❗️ Talks in Istanbul are over.", source="flash"))
+        assert index.add(doc(2, follow, source=source, minutes=3)).joined is joins
+
+
+def test_pronoun_follow_up_continues_the_sources_previous_post() -> None:
+    """"Adding: they lasted 1 hour 15 minutes" goes on about the channel's previous post."""
+    got = clusters(
+        doc(1, "❗️ Talks in Istanbul are over.", source="flash"),
+        doc(2, "❗️ Переговоры в Стамбуле завершились.", source="srochno"),
+        doc(3, "Adding: they lasted 1 hour and 15 minutes.", source="flash", minutes=1),
+        doc(4, "Adding: they lasted two days.", source="other", minutes=2),  # no own post
+        doc(5, "Adding: it will take weeks.", source="flash", minutes=60),  # too late
+    )
+    assert got == [1, 1, 1, 4, 5]
 
 
 def test_window_expiry_starts_a_new_cluster() -> None:
@@ -229,22 +364,37 @@ def test_pairwise_and_bcubed_scores() -> None:
     assert merged[0] == 0.5 and merged[1] == 1.0
 
 
-def _dev_scores() -> tuple[float, float, float]:
-    rows = [json.loads(line) for line in DEV_SET.read_text(encoding="utf-8").splitlines()]
-    assert len(rows) >= 150 and len({r["event"] for r in rows}) >= 30
-    predicted = [cluster for _, cluster in cluster_records(rows)]
+def _scores(path: Path, **kw: object) -> tuple[float, float, float]:
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    predicted = [cluster for _, cluster in cluster_records(rows, DedupeSettings(**kw))]
     return pairwise_scores([r["event"] for r in rows], predicted)
 
 
-def test_dev_set_precision_and_recall_floor() -> None:
-    precision, recall, _ = _dev_scores()
+def test_dev_set_precision_and_recall_targets() -> None:
+    rows = DEV_SET.read_text(encoding="utf-8").splitlines()
+    assert len(rows) >= 150 and len({json.loads(r)["event"] for r in rows}) >= 30
+    precision, recall, _ = _scores(DEV_SET)
     assert precision >= 0.95
-    assert recall >= 0.80  # regression floor; the target is below
+    assert recall >= 0.90
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="target not reached yet: dev-set recall is ~0.84 (cross-language and synonym copies)",
-)
-def test_dev_set_recall_target() -> None:
-    assert _dev_scores()[1] >= 0.90
+def test_demo_story_precision_and_recall() -> None:
+    precision, recall, _ = _scores(DEMO_SET)
+    assert precision >= 0.95
+    assert recall >= 0.90
+
+
+@pytest.mark.parametrize(("path", "p_min", "r_min"), [(CHECK_SET, 0.95, 0.90),
+                                                      (HOLDOUT_SET, 0.80, 0.90)])  # fmt: skip
+def test_other_stories_regression_floor(path: Path, p_min: float, r_min: float) -> None:
+    """Stories the dev set does not cover (floods, rates, alerts, votes, trains). The hold-out
+    set was never tuned on; its known miss: a Zelensky–Erdogan call merged with a
+    Putin–Erdogan call (same activity, different participants)."""
+    precision, recall, _ = _scores(path)
+    assert precision >= p_min
+    assert recall >= r_min
+
+
+def test_cross_language_switch_keeps_scripts_apart() -> None:
+    precision, recall, _ = _scores(DEMO_SET, cross_language=False)
+    assert precision >= 0.95 and recall < 0.8  # same-script copies only
