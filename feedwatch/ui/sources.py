@@ -1,0 +1,138 @@
+"""The sources panel: health, timing and errors of every source, and muting."""
+
+from __future__ import annotations
+
+from datetime import datetime, tzinfo
+
+from rich.style import Style
+from rich.text import Text
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.widgets import DataTable
+
+from ..config import SourceSpec
+from ..model import Health, SourceState
+from .rows import ago, flatten, local
+
+COLUMNS = (("health", " "), ("source", "Source"), ("status", "Status"),
+           ("last_ok", "Last success"), ("next", "Next poll"), ("items", "Items"),
+           ("error", "Last error"))
+
+
+class SourcesPanel(DataTable[Text]):
+    """One row per configured source; `m` mutes, `r` polls the selected source now."""
+
+    BINDINGS: list[BindingType] = [  # noqa: RUF012 - Textual's idiom
+        Binding("m", "toggle_mute", "Mute/unmute"),
+        Binding("r", "refresh_source", "Poll now"),
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+    ]
+
+    COMPONENT_CLASSES = {  # noqa: RUF012
+        "sources--ok", "sources--failing", "sources--disabled", "sources--waiting",
+        "sources--muted", "sources--dim",
+    }
+
+    class MuteToggled(Message):
+        def __init__(self, source: str) -> None:
+            super().__init__()
+            self.source = source
+
+    class RefreshRequested(Message):
+        def __init__(self, source: str) -> None:
+            super().__init__()
+            self.source = source
+
+    def __init__(self, specs: tuple[SourceSpec, ...], *, tz: tzinfo | None = None,
+                 id: str | None = None) -> None:
+        super().__init__(id=id, cursor_type="row", zebra_stripes=True)
+        self.specs = specs
+        self.tz = tz
+        self.states: dict[str, SourceState] = {}
+        self.muted: set[str] = set()
+        self.paused = False
+
+    def on_mount(self) -> None:
+        for key, label in COLUMNS:
+            self.add_column(label, key=key)
+        for spec in self.specs:
+            self.add_row(*self._cells(spec.name, None), key=spec.name)
+
+    def _s(self, name: str) -> Style:
+        return self.get_component_rich_style(name, partial=True)
+
+    def _cells(self, name: str, now: datetime | None) -> list[Text]:
+        state = self.states.get(name) or SourceState(name)
+        spec = next((s for s in self.specs if s.name == name), None)
+        health = state.health
+        if spec is not None and not spec.enabled:
+            health = Health.DISABLED
+        dot, status, style = {
+            Health.OK: ("●", "ok", "sources--ok"),
+            Health.FAILING: ("●", f"failing ×{state.failures}", "sources--failing"),
+            Health.DISABLED: ("○", "disabled", "sources--disabled"),
+            Health.NEW: ("○", "waiting", "sources--waiting"),
+        }[health]
+        muted = name in self.muted
+        status_text = Text(status, self._s(style))
+        if muted:
+            status_text.append(" · muted", self._s("sources--muted"))
+        last_ok = "never"
+        if state.last_ok is not None:
+            last_ok = local(state.last_ok, self.tz).strftime("%H:%M:%S")
+            if now is not None:
+                last_ok += f" ({ago(state.last_ok, now)})"
+        if health is Health.DISABLED:
+            nxt = "—"
+        elif self.paused:
+            nxt = "paused"
+        elif state.next_due is None:
+            nxt = "soon"
+        else:
+            nxt = ago(state.next_due, now) if now is not None else \
+                local(state.next_due, self.tz).strftime("%H:%M:%S")
+            if nxt.endswith("ago") or nxt == "now":
+                nxt = "due now"
+        error = state.disabled_reason or state.last_error or ""
+        return [
+            Text(dot, self._s(style)),
+            Text(flatten(name).text, self._s("sources--muted") if muted else Style()),
+            status_text,
+            Text(last_ok, self._s("sources--dim")),
+            Text(nxt),
+            Text(f"{state.items:,}", justify="right"),
+            Text(flatten(error).text[:200], self._s("sources--failing") if error else Style()),
+        ]
+
+    def update_states(self, states: dict[str, SourceState], muted: set[str],
+                      now: datetime | None, paused: bool) -> None:
+        """Refresh every cell in place (the cursor stays where it is)."""
+        self.states = dict(states)
+        self.muted = set(muted)
+        self.paused = paused
+        if not self.columns:
+            return
+        for name in (s.name for s in self.specs):
+            if name not in self.rows:
+                self.add_row(*self._cells(name, now), key=name)
+                continue
+            for (key, _), cell in zip(COLUMNS, self._cells(name, now), strict=True):
+                self.update_cell(name, key, cell, update_width=True)
+
+    @property
+    def selected_source(self) -> str | None:
+        if not self.row_count:
+            return None
+        key, _ = self.coordinate_to_cell_key(self.cursor_coordinate)
+        return key.value
+
+    def action_toggle_mute(self) -> None:
+        name = self.selected_source
+        if name is not None:
+            self.post_message(self.MuteToggled(name))
+
+    def action_refresh_source(self) -> None:
+        name = self.selected_source
+        if name is not None:
+            self.post_message(self.RefreshRequested(name))

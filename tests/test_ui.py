@@ -1,0 +1,434 @@
+"""The dashboard driven by Pilot with a real engine polling loopback feeds into real SQLite."""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+import pytest
+from conftest import Site
+from rich.console import Console
+from test_ui_support import TZ, demo_topic, fixed_clock, populate, wait_for
+from textual.pilot import Pilot
+
+from feedwatch.config import Topic, parse_topic
+from feedwatch.model import Entry
+from feedwatch.store import Store
+from feedwatch.ui.app import FeedwatchApp
+from feedwatch.ui.filterbar import QueryBar
+from feedwatch.ui.rows import Row
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+# Distinct stories (no shared vocabulary), so clustering keeps them apart.
+STORIES = {
+    "quake": ("Earthquake of magnitude 6.1 shakes coastal Chile",
+              "Seismologists recorded the tremor offshore near Valparaíso; no tsunami warning."),
+    "budget": ("Parliament approves revised municipal budget for schools",
+               "Councillors voted 31 to 12 for extra classroom funding across districts."),
+    "eclipse": ("Astronomers photograph rare annular eclipse over Patagonia",
+                "Observatory teams captured the ring of fire from several mountain stations."),
+    "strike": ("Dock workers extend strike at container terminals",
+               "Union leaders said picket lines at the harbour will continue through Friday."),
+    "vaccine": ("Regulator clears updated influenza vaccine for winter",
+                "Pharmacies will receive first shipments of the reformulated doses next month."),
+    "bridge": ("Engineers reopen suspension bridge after cable repairs",
+               "Traffic resumed on the crossing following eleven weeks of maintenance work."),
+}
+
+
+def item(key: str, minutes_ago: float, *, link: str | None = None, title: str | None = None,
+         text: str | None = None) -> dict[str, str]:
+    base_title, base_text = STORIES.get(key, (key, key))
+    return {
+        "guid": key,
+        "title": title if title is not None else base_title,
+        "text": text if text is not None else base_text,
+        "link": link or f"https://news.example/{key}",
+        "date": format_datetime(NOW - timedelta(minutes=minutes_ago)),
+    }
+
+
+def rss(*items: dict[str, str]) -> str:
+    body = "".join(
+        f"<item><title>{escape(i['title'])}</title><guid>{escape(i['guid'])}</guid>"
+        f"<link>{escape(i['link'])}</link><description>{escape(i['text'])}</description>"
+        f"<pubDate>{i['date']}</pubDate></item>" for i in items)
+    return (f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>{body}'
+            "</channel></rss>")
+
+
+def topic_for(site: Site, *names: str, interval: str = "1h", query: str = "",
+              alert: str = "", bell: bool = False) -> Topic:
+    lines = ["[topic]", 'name = "Test topic"', f"query = '{query}'", f"alert = '{alert}'",
+             f"interval = \"{interval}\"", f"bell = {str(bell).lower()}"]
+    for name in names:
+        lines += ["[[source]]", f'name = "{name}"', f'url = "{site.url(f"/{name}.xml")}"']
+    return parse_topic("\n".join(lines))
+
+
+def titles(app: FeedwatchApp) -> list[str]:
+    return [row.update.title for row in app.stream.rows]
+
+
+def detail_text(app: FeedwatchApp) -> str:
+    """The detail pane's content as plain text."""
+    console = Console(width=100, file=io.StringIO(), record=True)
+    console.print(app.detail.rendered)
+    return console.export_text()
+
+
+def line_text(app: FeedwatchApp, index: int) -> str:
+    view = app.stream
+    return view.render_line(index - view.scroll_offset.y).text
+
+
+async def poll_until(app: FeedwatchApp, pilot: Pilot, condition: Callable[[], bool],
+                     what: str, timeout: float = 10.0) -> None:
+    """Ask the engine to poll now until ``condition()`` holds: a refresh that lands while a
+    source's previous poll is still finishing is skipped by the scheduler, so retry."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        app.engine.refresh()
+        try:
+            await wait_for(condition, pilot, timeout=1.5, what=what)
+        except AssertionError:
+            continue
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    with Store(tmp_path / "feedwatch.db") as store:
+        yield store
+
+
+async def test_new_update_appears_at_top_unread(site: Site, store: Store) -> None:
+    site.put("/wire.xml", rss(item("quake", 30), item("budget", 20)))
+    app = FeedwatchApp(topic_for(site, "wire"), store)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_for(lambda: len(app.stream.rows) == 2, pilot, what="first poll")
+        assert titles(app) == [STORIES["budget"][0], STORIES["quake"][0]]
+        site.put("/wire.xml", rss(item("quake", 30), item("budget", 20), item("eclipse", 1)))
+        await poll_until(app, pilot, lambda: len(app.stream.rows) == 3, what="new item")
+        top = app.stream.rows[0]
+        assert top.update.title == STORIES["eclipse"][0]
+        assert top.unread
+        assert "●" in line_text(app, 0)
+        await wait_for(lambda: "3 stories" in str(app.query_one("#stream-count").render()),
+                       pilot, what="status line")
+
+
+async def test_late_item_lands_at_its_place_not_on_top(site: Site, store: Store) -> None:
+    site.put("/wire.xml", rss(item("quake", 60), item("budget", 10)))
+    app = FeedwatchApp(topic_for(site, "wire"), store)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_for(lambda: len(app.stream.rows) == 2, pilot, what="first poll")
+        # published 40 minutes ago, but it only shows up in the feed now
+        site.put("/wire.xml", rss(item("quake", 60), item("budget", 10), item("strike", 40)))
+        await poll_until(app, pilot, lambda: len(app.stream.rows) == 3, what="late item")
+        assert titles(app) == [STORIES["budget"][0], STORIES["strike"][0], STORIES["quake"][0]]
+
+
+async def test_second_source_bumps_count_instead_of_adding_a_row(site: Site,
+                                                                 store: Store) -> None:
+    site.put("/wire.xml", rss(item("quake", 30), item("budget", 20)))
+    site.put("/desk.xml", rss())
+    app = FeedwatchApp(topic_for(site, "wire", "desk"), store)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_for(lambda: len(app.stream.rows) == 2, pilot, what="first poll")
+        quake = next(r for r in app.stream.rows if r.update.source == "wire"
+                     and r.update.title.startswith("Earthquake"))
+        # the same report (same link and text) from another source
+        site.put("/desk.xml", rss(item("quake", 28)))
+        await poll_until(app, pilot, lambda: quake.sources == 2, what="joined event")
+        assert len(app.stream.rows) == 2
+        assert quake.updated
+        index = app.stream.index_of(quake)
+        assert index is not None
+        assert "+1" in line_text(app, index)
+
+
+async def test_edited_item_updates_its_row_in_place(site: Site, store: Store) -> None:
+    site.put("/wire.xml", rss(item("quake", 30), item("budget", 20)))
+    app = FeedwatchApp(topic_for(site, "wire"), store)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_for(lambda: len(app.stream.rows) == 2, pilot, what="first poll")
+        fixed = "Earthquake of magnitude 6.4 shakes coastal Chile"
+        site.put("/wire.xml", rss(item("quake", 30, title=fixed), item("budget", 20)))
+        await poll_until(app, pilot, lambda: fixed in titles(app), what="edit")
+        assert len(app.stream.rows) == 2
+        index = titles(app).index(fixed)
+        assert line_text(app, index).rstrip().endswith("edited")
+
+
+async def test_filter_refilters_history_and_bad_query_keeps_the_last_one(
+        tmp_path: Path, store: Store) -> None:
+    populate(store)
+    app = FeedwatchApp(demo_topic(), store, clock=fixed_clock(), tz=TZ, live=False)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_for(lambda: len(app.stream.rows) == 12, pilot, what="history")
+        await pilot.press("slash")
+        bar = app.query_one("#filter", QueryBar)
+        assert bar.input.has_focus
+        await pilot.press(*"bodies")
+        await wait_for(lambda: len(app.stream.rows) == 1, pilot, what="re-filter")
+        assert "bodies" in (app.stream.rows[0].update.text + app.stream.rows[0].update.title)
+        assert app.stream.highlighter(app.stream.rows[0].update)  # matches are highlighted
+        # an unbalanced query: error shown inline, the previous filter keeps working
+        await pilot.press("space", "(", "f", "o", "o")
+        await wait_for(lambda: bar.has_class("-invalid"), pilot, what="error")
+        assert str(bar.query_one(".query-error").render()).strip()
+        assert app.engine.filter.query is not None
+        assert app.engine.filter.query.matches(app.stream.rows[0].update)
+        assert len(app.stream.rows) == 1
+        # clearing the filter brings the whole history back
+        bar.input.value = ""
+        await wait_for(lambda: len(app.stream.rows) == 12, pilot, what="cleared filter")
+        assert not bar.has_class("-invalid")
+        await pilot.press("enter")
+        assert app.stream.has_focus
+
+
+async def test_open_refuses_non_http_links(store: Store) -> None:
+    now = datetime.now(UTC)
+    store.ingest("Bosphorus Wire", [
+        Entry("a", "Click me for a surprise", "x", url="javascript:alert(1)",
+              published=now - timedelta(minutes=1)),
+        Entry("b", "Local file posing as a story", "y", url="file:///etc/passwd",
+              published=now - timedelta(minutes=2)),
+        Entry("c", "A proper web story", "z", url="https://news.example/ok",
+              published=now - timedelta(minutes=3)),
+    ], now)
+    opened: list[str] = []
+
+    def opener(url: str) -> bool:
+        opened.append(url)
+        return True
+
+    app = FeedwatchApp(demo_topic(alert=""), store, live=False, opener=opener)
+    async with app.run_test(size=(120, 30), notifications=True) as pilot:
+        await wait_for(lambda: len(app.stream.rows) == 3, pilot, what="history")
+        await pilot.press("o")
+        await pilot.press("j", "o")
+        await pilot.pause()
+        refused = [n for n in app._notifications if n.severity == "error"]
+        assert len(refused) == 2
+        assert "javascript:alert(1)" in refused[0].message
+        assert "only http(s)" in refused[0].message
+        assert opened == []
+        await pilot.press("j", "o")
+        await wait_for(lambda: opened == ["https://news.example/ok"], pilot, what="opener")
+
+
+async def test_pause_stops_the_stream_and_resume_catches_up(site: Site, store: Store) -> None:
+    site.put("/wire.xml", rss(item("quake", 30)))
+    app = FeedwatchApp(topic_for(site, "wire", interval="1s"), store)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_for(lambda: len(app.stream.rows) == 1, pilot, what="first poll")
+        await pilot.press("p")
+        assert app.paused and app.engine.paused
+        assert "PAUSED" in str(app.header.render())
+        polls = len(site.log)
+        site.put("/wire.xml", rss(item("quake", 30), item("bridge", 1)))
+        await pilot.pause(1.6)  # more than one interval
+        assert len(site.log) <= polls + 1  # at most a poll already in flight
+        assert len(app.stream.rows) == 1
+        await pilot.press("p")
+        assert not app.paused
+        await wait_for(lambda: len(app.stream.rows) == 2, pilot, timeout=5, what="catch-up")
+        assert app.stream.rows[0].update.title == STORIES["bridge"][0]
+        assert "LIVE" in str(app.header.render())
+
+
+async def test_markup_in_titles_is_displayed_literally(store: Store) -> None:
+    now = datetime.now(UTC)
+    nasty = "[bold red]breaking[/] [@click=app.quit]press here[/] \x1b[31mred"
+    store.ingest("Bosphorus Wire", [Entry("m", nasty, "[link=file:///]x[/link]",
+                                          url="https://news.example/m",
+                                          published=now - timedelta(minutes=1))], now)
+    app = FeedwatchApp(demo_topic(alert=""), store, live=False)
+    async with app.run_test(size=(140, 30)) as pilot:
+        await wait_for(lambda: len(app.stream.rows) == 1, pilot, what="history")
+        line = line_text(app, 0)
+        assert "[bold red]breaking[/] [@click=app.quit]press here[/]" in line
+        assert "\x1b" not in line
+        strip = app.stream.render_line(0)
+        assert all(seg.style is None or not seg.style.meta for seg in strip)  # no @click
+        await pilot.click("#stream", offset=(60, 0))
+        await pilot.press("enter")
+        await wait_for(lambda: app.detail.detail is not None, pilot, what="detail")
+        body = detail_text(app)
+        assert "[link=file:///]x[/link]" in body
+        assert app.is_running
+
+
+async def test_scrolled_away_reader_keeps_place_and_sees_new_count(site: Site,
+                                                                   store: Store) -> None:
+    now = datetime.now(UTC)
+    store.ingest("wire", [Entry(f"old{i}", f"Archive story number {i} about topic {i * 7919}",
+                                f"body {i}", url=f"https://news.example/old{i}",
+                                published=now - timedelta(hours=2, minutes=i))
+                          for i in range(80)], now)
+    site.put("/wire.xml", rss())
+    app = FeedwatchApp(topic_for(site, "wire"), store)
+    async with app.run_test(size=(120, 30)) as pilot:
+        view = app.stream
+        await wait_for(lambda: len(view.rows) == 80, pilot, what="history")
+        for _ in range(40):
+            await pilot.press("j")
+        await pilot.pause()
+        reading = view.current
+        assert reading is not None
+        screen_y = view.cursor - view.scroll_offset.y
+        assert view.scroll_offset.y > 0
+        site.put("/wire.xml", rss(item("vaccine", 1), item("eclipse", 2)))
+        await poll_until(app, pilot, lambda: len(view.rows) == 82, what="new arrivals")
+        await pilot.pause()
+        assert view.current is reading
+        assert view.cursor - view.scroll_offset.y == screen_y  # the row did not move
+        label = str(app.query_one("#new-above").render())
+        assert "▲ 2 new" in label
+        await pilot.press("g")
+        await pilot.pause()
+        assert view.cursor == 0 and view.scroll_offset.y == 0
+        assert view.rows[0].update.title == STORIES["vaccine"][0]
+        assert str(app.query_one("#new-above").render()).strip() == ""
+
+
+async def test_reader_keeps_place_even_when_all_rows_fit_on_screen(site: Site,
+                                                                   store: Store) -> None:
+    site.put("/wire.xml", rss(item("quake", 50), item("budget", 40), item("strike", 30)))
+    app = FeedwatchApp(topic_for(site, "wire"), store)
+    async with app.run_test(size=(120, 30)) as pilot:
+        view = app.stream
+        await wait_for(lambda: len(view.rows) == 3, pilot, what="first poll")
+        await pilot.press("j")
+        reading, screen_y = view.current, view.cursor - view.scroll_offset.y
+        site.put("/wire.xml", rss(item("quake", 50), item("budget", 40), item("strike", 30),
+                                  item("bridge", 1)))
+        await poll_until(app, pilot, lambda: len(view.rows) == 4, what="new item")
+        await pilot.pause()
+        assert view.current is reading
+        assert view.cursor - view.scroll_offset.y == screen_y
+        assert "▲ 1 new" in str(app.query_one("#new-above").render())
+        await pilot.press("g")
+        assert view.scroll_offset.y == 0 and view.rows[0].update.title == STORIES["bridge"][0]
+
+
+async def test_following_reader_at_top_sees_new_rows(site: Site, store: Store) -> None:
+    site.put("/wire.xml", rss(item("quake", 30)))
+    app = FeedwatchApp(topic_for(site, "wire"), store)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_for(lambda: len(app.stream.rows) == 1, pilot, what="first poll")
+        site.put("/wire.xml", rss(item("quake", 30), item("budget", 1)))
+        await poll_until(app, pilot, lambda: len(app.stream.rows) == 2, what="new item")
+        assert app.stream.cursor == 0 and app.stream.scroll_offset.y == 0
+        assert app.stream.current is not None
+        assert app.stream.current.update.title == STORIES["budget"][0]
+
+
+async def test_alert_notifies_and_rings_only_for_live_updates(site: Site, store: Store) -> None:
+    now = datetime.now(UTC)
+    store.ingest("wire", [Entry("h", "Urgent: old history item", "from yesterday",
+                                url="https://news.example/h",
+                                published=now - timedelta(hours=3))], now)
+    site.put("/wire.xml", rss())
+    bells: list[int] = []
+    app = FeedwatchApp(topic_for(site, "wire", alert="urgent", bell=True), store,
+                       bell=lambda: bells.append(1))
+    async with app.run_test(size=(120, 30), notifications=True) as pilot:
+        await wait_for(lambda: len(app.stream.rows) == 1, pilot, what="history")
+        await wait_for(lambda: site.statuses("/wire.xml"), pilot, what="first poll")
+        await pilot.pause(0.6)
+        assert bells == [] and not app._notifications
+        site.put("/wire.xml", rss(item("quake", 1, title="Urgent: earthquake off Chile")))
+        await poll_until(app, pilot, lambda: bells == [1], what="bell")
+        alerts = [n for n in app._notifications if n.severity == "warning"]
+        assert len(alerts) == 1 and "earthquake" in alerts[0].message
+
+
+async def test_sources_panel_shows_errors_and_mutes(site: Site, store: Store) -> None:
+    site.put("/wire.xml", rss(item("quake", 30)))
+    site.put("/desk.xml", rss(item("budget", 20)))
+    app = FeedwatchApp(topic_for(site, "wire", "desk", "gone"), store)
+    async with app.run_test(size=(140, 30)) as pilot:
+        await wait_for(lambda: len(app.stream.rows) == 2, pilot, what="first poll")
+        await wait_for(lambda: "gone" in app._states and app._states["gone"].failures, pilot,
+                       what="failing source")
+        assert "1 failing" in str(app.header.render())
+        await pilot.press("s")
+        panel = app.sources_panel
+        assert panel.has_focus
+        gone = [str(c) for c in panel.get_row("gone")]
+        assert "failing" in gone[2] and "404" in gone[6]
+        # mute "desk" from the panel: its story leaves the stream
+        panel.move_cursor(row=panel.get_row_index("desk"))
+        await pilot.press("m")
+        await wait_for(lambda: len(app.stream.rows) == 1, pilot, what="muted")
+        await wait_for(lambda: store.muted_sources() == {"desk"}, pilot, what="saved mute")
+        assert "muted" in str(panel.get_row("desk")[2])
+        await pilot.press("m")
+        await wait_for(lambda: len(app.stream.rows) == 2, pilot, what="unmuted")
+        # m in the stream mutes the selected row's source
+        await pilot.press("s")
+        assert app.stream.has_focus
+        source = app.stream.current.update.source  # type: ignore[union-attr]
+        await pilot.press("m")
+        await wait_for(lambda: len(app.stream.rows) == 1, pilot, what="muted from stream")
+        assert all(r.update.source != source for r in app.stream.rows)
+
+
+async def test_detail_shows_sources_and_revisions(store: Store) -> None:
+    populate(store)
+    app = FeedwatchApp(demo_topic(), store, clock=fixed_clock(), tz=TZ, live=False)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await wait_for(lambda: len(app.stream.rows) == 12, pilot, what="history")
+        edited = next(r for r in app.stream.rows if r.update.edited)
+        app.stream.move_to(edited)
+        await pilot.press("enter")
+        await wait_for(lambda: app.detail.detail is not None, pilot, what="detail")
+        body = detail_text(app)
+        assert "Reported by" in body and "Revision history" in body
+        assert body.count("https://") >= edited.sources
+        await pilot.press("enter")  # enter again: focus the pane to scroll it
+        assert app.detail.has_focus
+        await pilot.press("escape")
+        assert not app.detail.has_class("-open") and app.stream.has_focus
+
+
+async def test_search_history(store: Store) -> None:
+    populate(store)
+    app = FeedwatchApp(demo_topic(), store, clock=fixed_clock(), tz=TZ, live=False)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_for(lambda: len(app.stream.rows) == 12, pilot, what="history")
+        await pilot.press("ctrl+f")
+        await pilot.press(*"Fidan", "enter")
+        await wait_for(lambda: len(app.results.rows) > 0, pilot, what="results")
+        assert all("fidan" in (r.update.title + r.update.text).lower() for r in app.results.rows)
+        assert app.results.has_focus
+        await pilot.press("enter")
+        await wait_for(lambda: app.detail.detail is not None, pilot, what="detail")
+
+
+async def test_mark_all_read_and_help(site: Site, store: Store) -> None:
+    site.put("/wire.xml", rss(item("quake", 30), item("budget", 20)))
+    app = FeedwatchApp(topic_for(site, "wire"), store)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_for(lambda: len(app.stream.rows) == 2, pilot, what="first poll")
+        assert all(isinstance(r, Row) and r.unread for r in app.stream.rows)
+        await pilot.press("a")
+        assert not any(r.unread for r in app.stream.rows)
+        await pilot.press("question_mark")
+        assert app.screen.__class__.__name__ == "HelpScreen"
+        await pilot.press("escape")
+        assert app.screen.__class__.__name__ != "HelpScreen"
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.return_code == 0
