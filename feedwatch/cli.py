@@ -169,6 +169,11 @@ def cmd_once(args: argparse.Namespace) -> int:
     finally:
         store.close()
     _print_source_errors(results)
+    db_errors = sorted({r.db_error for r in results if r.db_error})
+    if db_errors:
+        if db_errors[0] not in {r.error for r in results}:  # not already said per source
+            err(db_errors[0])
+        return EXIT_DB
     if results and all(not r.ok for r in results):
         err("every source failed")
         return EXIT_FAILED

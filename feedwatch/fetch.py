@@ -11,10 +11,13 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import hashlib
+import socket
 import time
+import zlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 
@@ -25,6 +28,8 @@ from .model import FetchResult
 USER_AGENT = f"feedwatch/{__version__} (+https://github.com/feedwatch/feedwatch)"
 MAX_REDIRECTS = 5
 MAX_RETRY_AFTER = 6 * 3600.0
+REDIRECT_STATUSES = (301, 302, 303, 307, 308)
+DECODE_PIECE = 64 * 1024  # most bytes one decompression step may produce
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,11 +74,11 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # not "¹" or "٣": str.isdigit is Unicode-wide
         return min(float(value), MAX_RETRY_AFTER)
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError, IndexError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
@@ -82,7 +87,18 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
 
 
 def _size(n: int) -> str:
-    return f"{n / 1024 / 1024:.0f} MB" if n >= 1024 * 1024 else f"{n / 1024:.0f} KB"
+    value, unit = (n / 1024 / 1024, "MB") if n >= 1024 * 1024 else (n / 1024, "KB")
+    return f"{value:.0f} {unit}" if value >= 100 else f"{value:.3g} {unit}"
+
+
+class _Client(httpx.AsyncClient):
+    """Redirects are followed by Fetcher itself; httpx would still build the next request for
+    every redirect and raise on a Location it cannot represent (``javascript:…``), before we
+    could say where it pointed."""
+
+    def _build_redirect_request(self, request: httpx.Request,
+                                response: httpx.Response) -> httpx.Request:
+        return request
 
 
 class Fetcher:
@@ -93,9 +109,8 @@ class Fetcher:
                  host_limits: dict[str, int] | None = None) -> None:
         self.settings = settings or FetchSettings()
         s = self.settings
-        self._client = httpx.AsyncClient(
-            follow_redirects=True,
-            max_redirects=MAX_REDIRECTS,
+        self._client = _Client(
+            follow_redirects=False,  # followed by hand: loops, schemes, one time budget
             timeout=httpx.Timeout(s.timeout, connect=s.connect_timeout),
             limits=httpx.Limits(max_connections=s.concurrency * 2,
                                 max_keepalive_connections=s.concurrency),
@@ -147,7 +162,8 @@ class Fetcher:
             headers["If-Modified-Since"] = validators.last_modified
         started = time.monotonic()
         try:
-            async with self._global, self._host_semaphore(url):
+            # The host slot first: waiting for a busy host must not hold a global slot.
+            async with self._host_semaphore(url), self._global:
                 async with asyncio.timeout(self.settings.timeout):
                     result = await self._get(url, headers, validators)
         except FetchError:
@@ -156,11 +172,10 @@ class Fetcher:
             raise FetchTimeout(
                 f"timed out: no complete response within {self.settings.timeout:g} s"
             ) from None
-        except httpx.TooManyRedirects:
-            raise NetworkError(f"too many redirects (more than {MAX_REDIRECTS}) or a redirect loop"
-                               ) from None
         except httpx.UnsupportedProtocol as exc:
-            raise NetworkError(f"redirected to an unsupported address: {exc}") from None
+            raise NetworkError(f"unsupported address: {exc}") from None
+        except httpx.InvalidURL as exc:
+            raise NetworkError(f"invalid address (perhaps in a redirect): {exc}") from None
         except httpx.ConnectTimeout:
             raise FetchTimeout(
                 f"connection timed out after {self.settings.connect_timeout:g} s") from None
@@ -169,7 +184,7 @@ class Fetcher:
                                f"{self.settings.timeout:g} s)") from None
         except httpx.ConnectError as exc:
             raise NetworkError(_describe_connect_error(exc, url)) from None
-        except httpx.DecodingError:
+        except (httpx.DecodingError, zlib.error):
             raise NetworkError("the response body could not be decompressed (corrupt gzip/deflate)"
                                ) from None
         except (httpx.RemoteProtocolError, httpx.LocalProtocolError) as exc:
@@ -183,31 +198,54 @@ class Fetcher:
 
     async def _get(self, url: str, headers: dict[str, str],
                    validators: Validators) -> dict[str, object]:
-        async with self._client.stream("GET", url, headers=headers) as response:
-            final_url = str(response.url)
-            status = response.status_code
-            if status == 304:
-                return {"url": final_url, "status": 304, "not_modified": True,
-                        "etag": validators.etag, "last_modified": validators.last_modified,
-                        "body_hash": validators.body_hash}
-            if status >= 400:
-                raise _status_error(response)
-            if status >= 300:
-                raise NetworkError(f"HTTP {status} redirect without a usable Location header")
-            limit = self.settings.max_bytes
-            declared = response.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > limit:
-                raise TooLargeError(f"response too large: {_size(int(declared))} declared, "
-                                    f"limit is {_size(limit)}")
-            chunks: list[bytes] = []
-            size = 0
-            async for chunk in response.aiter_bytes():
-                size += len(chunk)
+        seen = [url]
+        while True:
+            async with self._client.stream("GET", url, headers=headers) as response:
+                status = response.status_code
+                location = response.headers.get("location")
+                if status in REDIRECT_STATUSES and location:
+                    url = _next_hop(url, location, seen)
+                    continue
+                return await self._read(response, validators)
+
+    async def _read(self, response: httpx.Response, validators: Validators) -> dict[str, object]:
+        final_url = str(response.url)
+        status = response.status_code
+        if status == 304:
+            return {"url": final_url, "status": 304, "not_modified": True,
+                    "etag": validators.etag, "last_modified": validators.last_modified,
+                    "body_hash": validators.body_hash}
+        if status >= 400:
+            raise _status_error(response)
+        if status >= 300:
+            raise NetworkError(f"HTTP {status} redirect without a usable Location header")
+        limit = self.settings.max_bytes
+        stages = _decoders(response.headers.get("content-encoding", ""))
+        declared = response.headers.get("content-length", "")
+        if declared.isascii() and declared.isdigit() and int(declared) > limit:
+            raise TooLargeError(f"response too large: {_size(int(declared))} declared, "
+                                f"limit is {_size(limit)}")
+        # Decoded here, not by httpx: httpx inflates each network chunk in one go, so a
+        # 16 KB chunk of a gzip bomb becomes 16 MB in memory before any cap can look at it.
+        # Each step here produces at most DECODE_PIECE bytes and the cap is checked after
+        # every step, so memory stays within the cap whatever the compression ratio.
+        chunks: list[bytes] = []
+        size = 0
+        raw_size = 0
+        async for raw in response.aiter_raw():
+            raw_size += len(raw)
+            if raw_size > limit:
+                raise TooLargeError(f"response too large: over {_size(limit)}, download aborted")
+            pieces: Iterable[bytes] = (raw,)
+            for stage in stages:
+                pieces = stage.feed(pieces)
+            for piece in pieces:
+                size += len(piece)
                 if size > limit:
                     raise TooLargeError(f"response too large: over {_size(limit)} "
                                         "(after decompression), download aborted")
-                chunks.append(chunk)
-            body = b"".join(chunks)
+                chunks.append(piece)
+        body = b"".join(chunks)
         digest = hashlib.sha256(body).hexdigest()
         resp_headers = {k.lower(): v for k, v in response.headers.items()}
         result: dict[str, object] = {
@@ -221,6 +259,76 @@ class Fetcher:
         else:
             result["body"] = body
         return result
+
+
+def _next_hop(url: str, location: str, seen: list[str]) -> str:
+    """The URL a redirect points to, or FetchError for loops, long chains, odd schemes."""
+    try:
+        target = urljoin(url, location.strip())
+        parts = urlsplit(target)
+    except ValueError:
+        raise NetworkError(f"redirected to an invalid address: {location[:200]!r}") from None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        shown = target if len(target) <= 100 else target[:99] + "…"
+        raise NetworkError(f"redirected to a non-http address, not followed: {shown!r}")
+    if target in seen:
+        raise NetworkError(f"redirect loop: {target} redirects back to itself "
+                           f"after {len(seen) - seen.index(target)} step(s)")
+    if len(seen) > MAX_REDIRECTS:
+        raise NetworkError(f"too many redirects (more than {MAX_REDIRECTS}), last to {target}")
+    seen.append(target)
+    return target
+
+
+class _Inflate:
+    """gzip or deflate, decoded in bounded steps; handles multi-member gzip and raw deflate."""
+
+    def __init__(self, encoding: str) -> None:
+        self.encoding = encoding
+        self._wbits = zlib.MAX_WBITS | 32 if encoding != "deflate" else zlib.MAX_WBITS
+        self._d = zlib.decompressobj(self._wbits)
+        self._started = False
+
+    def feed(self, pieces: Iterable[bytes]) -> Iterator[bytes]:
+        for data in pieces:
+            while data:
+                try:
+                    out = self._d.decompress(data, DECODE_PIECE)
+                except zlib.error:
+                    if self.encoding != "deflate" or self._started:
+                        raise
+                    # "deflate" sent as a raw stream without the zlib header (common)
+                    self._wbits = -zlib.MAX_WBITS
+                    self._d = zlib.decompressobj(self._wbits)
+                    out = self._d.decompress(data, DECODE_PIECE)
+                self._started = True
+                if out:
+                    yield out
+                if self._d.eof:  # another gzip member may follow
+                    data = self._d.unused_data
+                    self._d = zlib.decompressobj(self._wbits)
+                    self._started = False
+                    if data.strip(b"\0") == b"":
+                        data = b""
+                else:
+                    data = self._d.unconsumed_tail
+
+
+def _decoders(content_encoding: str) -> list[_Inflate]:
+    """One decoder per listed encoding, in the order they must be undone."""
+    names = [n.strip().lower() for n in content_encoding.split(",") if n.strip()]
+    stages = []
+    for name in reversed(names):
+        if name in ("identity", ""):
+            continue
+        if name in ("gzip", "x-gzip", "deflate"):
+            stages.append(_Inflate("deflate" if name == "deflate" else "gzip"))
+        else:
+            raise NetworkError(f"the server used a compression we did not ask for and cannot "
+                               f"read ({name})")
+    if len(stages) > 3:
+        raise NetworkError(f"the response is compressed {len(stages)} times over; refused")
+    return stages
 
 
 _REASONS = {
@@ -250,6 +358,16 @@ def _status_error(response: httpx.Response) -> HTTPStatusError:
 def _describe_connect_error(exc: httpx.ConnectError, url: str) -> str:
     host = urlsplit(url).hostname or url
     text = str(exc)
+    # httpcore wraps the real cause ("All connection attempts failed"); look underneath.
+    cause: BaseException | None = exc
+    for _ in range(10):
+        if cause is None:
+            break
+        if isinstance(cause, ConnectionRefusedError):
+            return f"connection refused by {host}"
+        if isinstance(cause, socket.gaierror):
+            return f"DNS lookup failed for {host}"
+        cause = cause.__cause__ or cause.__context__
     lowered = text.lower()
     if any(s in lowered for s in ("name or service not known", "nodename nor servname",
                                   "temporary failure in name resolution", "getaddrinfo",

@@ -9,11 +9,12 @@ would implement.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -40,11 +41,23 @@ def _describe(exc: sqlite3.Error, path: str) -> str:
         return f"database {path} is read-only: check the file's permissions"
     if "disk is full" in lowered or "full" in lowered:
         return f"disk full: cannot write to database {path}"
+    if "disk i/o error" in lowered and _disk_full(path):
+        return f"disk full: cannot write to database {path}"
     if "not a database" in lowered or "malformed" in lowered or "corrupt" in lowered:
         return f"database {path} is damaged or not a feedwatch database ({text})"
     if "unable to open" in lowered:
         return f"cannot open database {path}: check that the directory exists and is writable"
     return f"database error in {path}: {text}"
+
+
+def _disk_full(path: str) -> bool:
+    """SQLite reports a full disk as a plain I/O error when it cannot grow the WAL or its
+    shared-memory file; a look at the file system tells the two apart."""
+    try:
+        st = os.statvfs(Path(path).expanduser().resolve().parent)
+    except (OSError, ValueError):
+        return False
+    return st.f_bavail * st.f_frsize < 64 * 1024
 
 
 _MIGRATIONS: list[str] = [
@@ -163,10 +176,11 @@ def effective_time(published: datetime | None, first_seen: datetime) -> datetime
     return published.astimezone(UTC)
 
 
-def content_hash(entry: Entry) -> str:
+def content_hash(entry: Entry, canon: str | None = None) -> str:
     # The canonical URL, so a link that only gains tracking parameters is not an edit.
-    return text_fingerprint(entry.title, entry.text, canonical_url(entry.url) or "",
-                            ",".join(entry.media))
+    if canon is None:
+        canon = canonical_url(entry.url)
+    return text_fingerprint(entry.title, entry.text, canon or "", ",".join(entry.media))
 
 
 def _title_fp(title: str) -> str | None:
@@ -184,6 +198,22 @@ class Revision:
 
 
 Classifier = Callable[[Update], int]
+
+
+@dataclass(slots=True)
+class _Batch:
+    """One ingest call: the keys it carries and the stored rows already matched by link or
+    title."""
+
+    keys: set[str]
+    claimed: set[int]
+    # Looked up once per batch instead of once per entry (None: not looked up, query as
+    # before): stored rows by key, and which canonical URLs / title fingerprints of the
+    # batch occur among the source's stored rows at all.
+    rows: dict[str, Any] | None = None
+    canons: set[str] | None = None
+    title_fps: set[str] | None = None
+    touched: set[str] = field(default_factory=set)  # keys stored or edited by this batch
 
 
 class Store:
@@ -280,40 +310,95 @@ class Store:
         """
         events: list[UpdateEvent] = []
         now_ts = now.timestamp()
+        entries = list(entries)
+        # A fallback (link/title) match may only claim a stored row whose own key is not in
+        # this batch, and only once: else two items sharing a link or title "edit" each
+        # other on every poll, for ever.
+        batch = _Batch({e.key for e in entries}, set())
         with self._tx() as db:
+            self._prefetch(db, source, entries, now_ts, title_identity, batch)
             for entry in entries:
                 event = self._ingest_one(db, source, entry, now, now_ts, classify,
-                                         title_identity)
+                                         title_identity, batch)
                 if event is not None:
                     events.append(event)
         return events
 
+    def _prefetch(self, db: sqlite3.Connection, source: str, entries: list[Entry],
+                  now_ts: float, title_identity: bool, batch: _Batch) -> None:
+        """One query per kind for the whole batch (a few per poll, not a few per entry).
+
+        Only rows whose key is outside the batch can be fallback candidates, and the batch
+        never changes such rows (it changes rows it matched by key, or claimed, and adds
+        rows with its own keys), so the canonical URLs and title fingerprints seen here are
+        all a later per-entry fallback query could still find."""
+        keys = list(batch.keys)
+        batch.rows = {}
+        for part in _chunks(keys):
+            marks = ",".join("?" * len(part))
+            for row in db.execute(f"SELECT key, {_FIND_COLS} FROM updates WHERE source = ?"
+                                  f" AND key IN ({marks})", (source, *part)):
+                batch.rows[row[0]] = row[1:]
+        if not title_identity:
+            return
+        unmatched = [e for e in entries if e.key not in batch.rows]
+        canons = {c for e in unmatched if (c := canonical_url(e.url)) and _deep(c)}
+        fps = {fp for e in unmatched if (fp := _title_fp(e.title))}
+        batch.canons, batch.title_fps = set(), set()
+        for part in _chunks(list(canons)):
+            marks = ",".join("?" * len(part))
+            batch.canons.update(r[0] for r in db.execute(
+                f"SELECT DISTINCT canonical_url FROM updates WHERE source = ?"
+                f" AND canonical_url IN ({marks})", (source, *part)))
+        for part in _chunks(list(fps)):
+            marks = ",".join("?" * len(part))
+            batch.title_fps.update(r[0] for r in db.execute(
+                f"SELECT DISTINCT title_fp FROM updates WHERE source = ? AND title_fp IN"
+                f" ({marks}) AND first_seen > ?",
+                (source, *part, now_ts - TITLE_IDENTITY_WINDOW)))
+
     def _find_existing(self, db: sqlite3.Connection, source: str, entry: Entry,
                        canon: str | None, title_fp: str | None, now_ts: float,
-                       title_identity: bool) -> Any:
-        cols = "id, content_hash, revision, title, text, url, views"
-        row = db.execute(f"SELECT {cols} FROM updates WHERE source = ? AND key = ?",
-                         (source, entry.key)).fetchone()
+                       title_identity: bool, batch: _Batch | None = None) -> Any:
+        cols = _FIND_COLS
+        if batch is not None and batch.rows is not None and entry.key not in batch.touched:
+            row = batch.rows.get(entry.key)
+        else:
+            row = db.execute(f"SELECT {cols} FROM updates WHERE source = ? AND key = ?",
+                             (source, entry.key)).fetchone()
         if row is not None or not title_identity:
             return row
-        if canon and canon.rstrip("/").count("/") > 2:
-            row = db.execute(f"SELECT {cols} FROM updates WHERE source = ? AND canonical_url = ?"
-                             " ORDER BY id DESC LIMIT 1", (source, canon)).fetchone()
-            if row is not None:
-                return row
+        batch = batch or _Batch(set(), set())
+        if batch.canons is not None and canon not in batch.canons:
+            canon = None  # no stored row of this source has it: nothing to look up
+        if batch.title_fps is not None and title_fp not in batch.title_fps:
+            title_fp = None
+        candidates: list[Any] = []
+        if canon and _deep(canon):
+            candidates += db.execute(
+                f"SELECT {cols}, key FROM updates WHERE source = ? AND canonical_url = ?"
+                " ORDER BY id DESC LIMIT 50", (source, canon)).fetchall()
         if title_fp:
-            row = db.execute(f"SELECT {cols} FROM updates WHERE source = ? AND title_fp = ? "
-                             "AND first_seen > ? ORDER BY id DESC LIMIT 1",
-                             (source, title_fp, now_ts - TITLE_IDENTITY_WINDOW)).fetchone()
-        return row
+            candidates += db.execute(
+                f"SELECT {cols}, key FROM updates WHERE source = ? AND title_fp = ? "
+                "AND first_seen > ? ORDER BY id DESC LIMIT 50",
+                (source, title_fp, now_ts - TITLE_IDENTITY_WINDOW)).fetchall()
+        for candidate in candidates:
+            if candidate[-1] not in batch.keys and candidate[0] not in batch.claimed:
+                batch.claimed.add(candidate[0])
+                return candidate[:-1]
+        return None
 
     def _ingest_one(self, db: sqlite3.Connection, source: str, entry: Entry, now: datetime,
                     now_ts: float, classify: Classifier | None,
-                    title_identity: bool) -> UpdateEvent | None:
+                    title_identity: bool, batch: _Batch | None = None) -> UpdateEvent | None:
         canon = canonical_url(entry.url)
         title_fp = _title_fp(entry.title)
-        digest = content_hash(entry)
-        row = self._find_existing(db, source, entry, canon, title_fp, now_ts, title_identity)
+        digest = content_hash(entry, canon)
+        row = self._find_existing(db, source, entry, canon, title_fp, now_ts, title_identity,
+                                  batch)
+        if batch is not None:
+            batch.touched.add(entry.key)  # a repeat of this key in the batch asks the table
         if row is not None:
             update_id, old_hash, revision, old_title, old_text, old_url, old_views = row
             if old_hash == digest:
@@ -335,11 +420,14 @@ class Store:
             return UpdateEvent(EventKind.EDITED, self._get(db, update_id))
 
         published = effective_time(entry.published, now)
+        # Stored as its own cluster (cluster = id, the usual outcome) and moved below if it
+        # joins another: one statement fewer per new update than a placeholder and an UPDATE.
         cur = db.execute(
-            "INSERT INTO updates (source, key, published, published_raw, first_seen, title,"
+            "INSERT INTO updates (id, source, key, published, published_raw, first_seen, title,"
             " text, url, canonical_url, title_fp, content_hash, cluster, lang, author, views,"
             " forwarded_from, forwarded_url, media) VALUES"
-            " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?)",
+            " ((SELECT COALESCE(MAX(id), 0) + 1 FROM updates), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+            " ?, (SELECT COALESCE(MAX(id), 0) + 1 FROM updates), ?, ?, ?, ?, ?, ?)",
             (source, entry.key, published.timestamp(), _ts(entry.published), now_ts,
              entry.title, entry.text, entry.url, canon, title_fp, digest, entry.lang,
              entry.author, entry.views, entry.forwarded_from, entry.forwarded_url,
@@ -358,7 +446,8 @@ class Store:
             "SELECT 1 FROM clusters WHERE id = ?", (cluster,)).fetchone()
         if not exists:
             cluster = update_id
-        db.execute("UPDATE updates SET cluster = ? WHERE id = ?", (cluster, update_id))
+        if cluster != update_id:
+            db.execute("UPDATE updates SET cluster = ? WHERE id = ?", (cluster, update_id))
         if cluster == update_id:
             db.execute("INSERT INTO clusters (id, size, sources, last_joined) VALUES (?, 1, 1, ?)",
                        (update_id, now_ts))
@@ -501,6 +590,19 @@ class Store:
         with self._tx() as db:
             db.execute("INSERT OR REPLACE INTO cursors (name, value) VALUES (?, ?)",
                        (name, value))
+
+
+_FIND_COLS = "id, content_hash, revision, title, text, url, views"
+
+
+def _deep(canon: str) -> bool:
+    """A link specific enough to identify an item (not a site's front page)."""
+    return canon.rstrip("/").count("/") > 2
+
+
+def _chunks(values: list[str], size: int = 500) -> Iterator[list[str]]:
+    for i in range(0, len(values), size):
+        yield values[i:i + size]
 
 
 def _split_sql(script: str) -> list[str]:

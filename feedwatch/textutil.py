@@ -139,15 +139,28 @@ def canonical_url(url: str | None) -> str | None:
     return urlunsplit(("https", netloc, path, urlencode(query), ""))
 
 
+_LINK_FORBIDDEN = re.compile(r"[\x00-\x20\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
 def is_safe_link(url: str | None) -> bool:
-    """Only http(s) links with a host may ever be opened."""
-    if not url:
+    """Only http(s) links with a host, free of control characters and spaces, may ever be
+    opened (javascript:, file:, data: and escape-laden links never are)."""
+    if not url or not isinstance(url, str):
+        return False
+    url = url.strip()
+    if _LINK_FORBIDDEN.search(url):
         return False
     try:
-        parts = urlsplit(url.strip())
+        parts = urlsplit(url)
+        host = parts.hostname
     except ValueError:
         return False
-    return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+    return parts.scheme.lower() in ("http", "https") and bool(host)
+
+
+def safe_link(url: str | None) -> str | None:
+    """``url`` stripped if :func:`is_safe_link`, else None: what a parser may store."""
+    return url.strip() if url and is_safe_link(url) else None
 
 
 def text_fingerprint(*parts: str) -> str:

@@ -16,15 +16,40 @@ from typing import Any
 from urllib.parse import urljoin
 
 import feedparser
+import feedparser.api
+from feedparser.sanitizer import _sanitize_html
+from feedparser.urls import resolve_relative_uris
 
 from ..model import Entry
-from ..textutil import canonical_url, clean_text, html_to_text, text_fingerprint
+from ..textutil import (
+    canonical_url,
+    clean_text,
+    html_to_text,
+    safe_link,
+    text_fingerprint,
+    truncate,
+)
 
 MAX_TEXT = 20_000  # characters kept of an item's text; full articles are not our job
+MAX_TITLE = 1_000
+MAX_AUTHOR = 200
+MAX_GUID = 500  # longer GUIDs are hashed: a key is an identity, not a payload
+# Items read from one feed document. feedparser needs ~0.2-0.5 ms per item, so a 10 MB feed
+# of tiny items would hold a CPU for most of a minute on every change; a live watcher wants
+# the newest items, which feeds list first.
+MAX_ITEMS = 1000
 
 # feedparser sanitizes HTML and resolves relative URIs; it must never fetch anything itself.
 feedparser.RESOLVE_RELATIVE_URIS = True
 feedparser.SANITIZE_HTML = True
+# parse_feed itself asks for neither (they are about half of feedparser's time on a typical
+# feed) and applies them afterwards, field by field, only to HTML that holds more than plain
+# formatting tags (see _reference_html): for <p>, <a>, <img>… they change attributes, never
+# the text html_to_text keeps. True here makes feedparser do it all, as before;
+# tests/test_feed_fastpath.py checks that both give identical entries.
+REFERENCE_SETTINGS = False
+# feedparser asks xml.sax for "drv_libxml2" first on every parse: a failed import each time.
+feedparser.api.PREFERRED_XML_PARSERS = []
 
 
 class FeedParseError(Exception):
@@ -45,27 +70,178 @@ def parse_feed(body: bytes, *, url: str = "", headers: dict[str, str] | None = N
     headers = {k.lower(): v for k, v in (headers or {}).items()}
     head = body[:512].lstrip(b"\xef\xbb\xbf \t\r\n")
     ctype = headers.get("content-type", "").lower()
-    if head.startswith((b"{", b"[")) or "json" in ctype:
-        return parse_json_feed(body, url=url)
-    if not body.strip():
+    if not head.strip(b"\xef\xbb\xbf\x00\xfe\xff \t\r\n") and not body[512:].strip():
         raise FeedParseError("empty response: the server sent no content")
+    if head.startswith((b"{", b"[")) or ("json" in ctype and not head.startswith(b"<")):
+        return parse_json_feed(body, url=url)
+    body, headers = _defuse(body, headers)
+    body, cut_warning = _cap_items(body)
     headers.setdefault("content-location", url)
     # A BytesIO, not bytes: feedparser treats a bytes argument that happens to be a path as
     # a file name to open, and a hostile server must never make us read local files.
-    parsed = feedparser.parse(io.BytesIO(body), response_headers=headers, sanitize_html=True,
-                              resolve_relative_uris=True)
+    parsed = feedparser.parse(io.BytesIO(body), response_headers=headers,
+                              sanitize_html=REFERENCE_SETTINGS,
+                              resolve_relative_uris=REFERENCE_SETTINGS)
     version = parsed.get("version") or ""
     if not parsed.entries and not version:
         raise FeedParseError(_not_a_feed_reason(body, parsed))
     feed_lang = parsed.feed.get("language")
-    entries = tuple(_entry(e, url, feed_lang) for e in parsed.entries)
-    warning = None
-    if parsed.get("bozo") and parsed.get("bozo_exception") is not None:
+    encoding = parsed.get("encoding") or "utf-8"
+    entries = _unique(_entry(e, url, feed_lang, encoding) for e in parsed.entries)
+    warning = cut_warning
+    if parsed.get("bozo") and parsed.get("bozo_exception") is not None and not cut_warning:
         exc = parsed["bozo_exception"]
-        if not isinstance(exc, feedparser.CharacterEncodingOverride):
+        if not isinstance(exc, feedparser.CharacterEncodingOverride
+                          | feedparser.NonXMLContentType):
             warning = f"feed is not well-formed, parsed leniently: {exc}"
-    title = clean_text(parsed.feed.get("title")) or None
+    title = clean_text(_feed_title(parsed.feed, encoding)) or None
     return ParsedFeed(title=title, entries=entries, format=version or "unknown", warning=warning)
+
+
+def _feed_title(feed: Any, encoding: str) -> str:
+    """The feed's title as feedparser's reference settings give it (it is not reduced by
+    html_to_text, so any HTML in it gets feedparser's own treatment, tags or not)."""
+    title = feed.get("title") or ""
+    detail = feed.get("title_detail") or {}
+    kind = _HTML_KINDS.get(str(detail.get("type", "")).lower())
+    if REFERENCE_SETTINGS or not title or kind is None:
+        return title
+    return _sanitize(title, detail, kind, encoding)
+
+
+_HTML_KINDS = {"text/html": "text/html", "html": "text/html",
+               "application/xhtml+xml": "application/xhtml+xml",
+               "xhtml": "application/xhtml+xml"}
+# Tags whose sanitizing only touches attributes; HTML made of these, text and well-formed
+# character references reads the same to html_to_text with or without feedparser's pass.
+_PLAIN_TAG = re.compile(
+    r"</?(?:a|abbr|b|blockquote|br|caption|cite|code|dd|div|dl|dt|em|figcaption|figure|h[1-6]"
+    r"|hr|i|img|li|mark|ol|p|pre|q|s|small|span|strong|sub|sup|table|tbody|td|tfoot|th"
+    r"|thead|time|tr|u|ul)(?:\s[^<>]*)?/?>", re.I)
+_REFERENCE = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{0,31});")
+
+
+def _reference_html(value: str, detail: Any, encoding: str) -> str:
+    """An HTML field as feedparser's sanitizer and URI resolver would have left it (they are
+    switched off in parse_feed): a no-op for plain formatting HTML, the real thing otherwise."""
+    if REFERENCE_SETTINGS or not value or ("<" not in value and "&" not in value):
+        return value
+    kind = _HTML_KINDS.get(str((detail or {}).get("type", "text/html")).lower())
+    if kind is None:
+        return value
+    rest = _PLAIN_TAG.sub("", value)
+    if "<" not in rest and "&" not in _REFERENCE.sub("", rest):
+        return value
+    return _sanitize(value, detail or {}, kind, encoding)
+
+
+def _sanitize(value: str, detail: Any, kind: str, encoding: str) -> str:
+    value = resolve_relative_uris(value, detail.get("base") or "", encoding, kind)
+    return _sanitize_html(value, encoding, kind)
+
+
+def _unique(entries: Any) -> tuple[Entry, ...]:
+    """Drop empty items and repeated keys (a feed listing one GUID twice keeps the first):
+    two different items under one key would otherwise be an "edit" on every poll."""
+    seen: set[str] = set()
+    out = []
+    for entry in entries:
+        if not (entry.title or entry.text or entry.url) or entry.key in seen:
+            continue
+        seen.add(entry.key)
+        out.append(entry)
+    return tuple(out)
+
+
+def _guid_key(guid: str) -> str:
+    guid = clean_text(guid)
+    if len(guid) > MAX_GUID:
+        return f"guidhash:{text_fingerprint(guid)}"
+    return f"guid:{guid}"
+
+
+_ITEM_START = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(?:item|entry)[\s/>]")
+_ITEM_END = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?(?:item|entry)\s*>")
+
+
+def _cap_items(body: bytes) -> tuple[bytes, str | None]:
+    """Keep the first MAX_ITEMS items of a huge feed, cut before parsing (with the
+    document's closing tags kept, so the rest still parses strictly)."""
+    starts = _ITEM_START.finditer(body)
+    cut = None
+    for count, m in enumerate(starts, start=1):
+        if count > MAX_ITEMS:
+            cut = m.start()
+            break
+    if cut is None:
+        return body, None
+    total = MAX_ITEMS + 1 + sum(1 for _ in starts)
+    tail_at = len(body)
+    for end in _ITEM_END.finditer(body, cut):
+        tail_at = end.end()
+    tail = body[tail_at:]
+    return (body[:cut] + tail,
+            f"the feed lists {total} items; only the first {MAX_ITEMS} were read")
+
+
+# --- XML defusing --------------------------------------------------------------------------
+
+_UTF16_32 = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff", b"\xff\xfe\x00\x00",
+             b"<\x00?\x00", b"\x00<\x00?", b"<\x00\x00\x00", b"\x00\x00\x00<")
+_XML_DECL_ENCODING = re.compile(rb"^(<\?xml[^>]*?encoding\s*=\s*)([\"'])[^\"']*\2", re.I)
+
+
+def _defuse(body: bytes, headers: dict[str, str]) -> tuple[bytes, dict[str, str]]:
+    """Remove a DOCTYPE's internal subset (entity declarations) before any XML parser sees it.
+
+    Feeds never need their own entities; "billion laughs" and external entities (XXE) live
+    there. feedparser strips only declarations that start a line and expat's amplification
+    limit still lets a 10 MB body expand a hundredfold, so the subset goes entirely. Bodies in
+    UTF-16/32 are re-encoded to UTF-8 first so the byte-level scan sees them.
+    """
+    if body.startswith(_UTF16_32):
+        text = _decode_wide(body)
+        if text is not None:
+            body = _XML_DECL_ENCODING.sub(rb"\1\2utf-8\2", text.encode("utf-8"), count=1)
+            headers = {**headers, "content-type": _with_utf8(headers.get("content-type", ""))}
+    m = _DOCTYPE_SUBSET.match(body, _MISC.match(body, 3 if body.startswith(_BOM) else 0).end())
+    if m is not None:
+        close = _subset_end(body, m.end())
+        if close is None:
+            raise FeedParseError("not a readable feed: unterminated DOCTYPE declaration")
+        body = body[:m.start()] + m.group(1) + b">" + body[close:]
+    return body, headers
+
+
+_BOM = b"\xef\xbb\xbf"
+# What may precede a DOCTYPE (XML 1.0 §2.8): the declaration, PIs, comments, white space.
+_MISC = re.compile(rb"(?:\s|<\?.*?\?>|<!--.*?-->)*", re.S)
+_DOCTYPE_SUBSET = re.compile(rb"(<!DOCTYPE\s[^\[>]*?)\s*\[", re.I)
+# quoted strings may hold "]>"; possessive quantifiers: linear time, no backtracking
+_SUBSET_REST = re.compile(rb"(?:\"[^\"]*+\"|'[^']*+'|[^\"'\]]++)*+\]\s*>")
+
+
+def _decode_wide(body: bytes) -> str | None:
+    for bom, codec in ((b"\x00\x00\xfe\xff", "utf-32-be"), (b"\xff\xfe\x00\x00", "utf-32-le"),
+                       (b"\xfe\xff", "utf-16-be"), (b"\xff\xfe", "utf-16-le")):
+        if body.startswith(bom):
+            return body[len(bom):].decode(codec, "replace")
+    for head, codec in ((b"<\x00\x00\x00", "utf-32-le"), (b"\x00\x00\x00<", "utf-32-be"),
+                        (b"<\x00", "utf-16-le"), (b"\x00<", "utf-16-be")):
+        if body.startswith(head):
+            return body.decode(codec, "replace")
+    return None
+
+
+def _with_utf8(ctype: str) -> str:
+    base = ctype.split(";")[0].strip() or "application/xml"
+    return f"{base}; charset=utf-8"
+
+
+def _subset_end(body: bytes, i: int) -> int | None:
+    """Index just after the ``]>`` closing an internal subset that starts at ``i``."""
+    m = _SUBSET_REST.match(body, i)
+    return m.end() if m else None
 
 
 _FEED_LINK = re.compile(
@@ -98,31 +274,52 @@ def _struct_to_dt(value: Any) -> datetime | None:
         return None
 
 
-def _entry(e: Any, base_url: str, feed_lang: str | None) -> Entry:
-    title = html_to_text(e.get("title"))
-    summary = e.get("summary") or ""
+def _entry(e: Any, base_url: str, feed_lang: str | None, encoding: str = "utf-8") -> Entry:
+    title = truncate(html_to_text(_reference_html(e.get("title") or "", e.get("title_detail"),
+                                                  encoding)), MAX_TITLE)
+    summary = _reference_html(e.get("summary") or "", e.get("summary_detail"), encoding)
     contents = e.get("content") or []
-    content = max((c.get("value") or "" for c in contents), key=len, default="")
+    content = max((_reference_html(c.get("value") or "", c, encoding) for c in contents),
+                  key=len, default="")
     # Many feeds put a teaser in <description> and the article in <content:encoded>;
     # the teaser reads better in a live stream unless it is empty.
     text = html_to_text(summary) or html_to_text(content)
     text = text[:MAX_TEXT]
-    link = e.get("link") or ""
-    if link and base_url:
-        link = urljoin(base_url, link)
+    link = _link(e.get("link"), base_url)
     published = _struct_to_dt(e.get("published_parsed")) or _struct_to_dt(e.get("updated_parsed"))
-    guid = (e.get("id") or "").strip()
+    guid = str(e.get("id") or "").strip()
     if guid:
-        key = f"guid:{guid}"
+        key = _guid_key(guid)
     elif link:
         key = f"url:{canonical_url(link)}"
     else:
         key = f"hash:{text_fingerprint(title, text)}"
     return Entry(
-        key=key, title=title, text=text, url=link or None, published=published,
-        author=clean_text(e.get("author")) or None,
-        lang=e.get("language") or feed_lang or None,
+        key=key, title=title, text=text, url=link, published=published,
+        author=truncate(clean_text(e.get("author")), MAX_AUTHOR) or None,
+        lang=_lang(e.get("language") or feed_lang),
     )
+
+
+def _link(value: Any, base_url: str) -> str | None:
+    """An item's link made absolute; only http(s) links are kept (javascript:, file:, data:
+    and links carrying control characters are dropped: nothing may ever open them)."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    link = value.strip()
+    if base_url:
+        try:
+            link = urljoin(base_url, link)
+        except ValueError:
+            return None
+    return safe_link(link)
+
+
+def _lang(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return None
+    value = clean_text(value)
+    return value[:35] or None
 
 
 # --- JSON Feed ---------------------------------------------------------------------------
@@ -132,8 +329,8 @@ def _parse_iso(value: Any) -> datetime | None:
     if not isinstance(value, str) or not value:
         return None
     try:
-        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except (ValueError, OverflowError):
         return None
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
@@ -144,6 +341,8 @@ def parse_json_feed(body: bytes, *, url: str = "") -> ParsedFeed:
         doc = json.loads(body.decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise FeedParseError(f"not a feed: invalid JSON ({exc})") from None
+    except RecursionError:
+        raise FeedParseError("not a feed: JSON nested too deeply") from None
     if not isinstance(doc, dict) or not str(doc.get("version", "")).startswith(
             "https://jsonfeed.org/version/"):
         detail = ""
@@ -156,33 +355,34 @@ def parse_json_feed(body: bytes, *, url: str = "") -> ParsedFeed:
     if not isinstance(items, list):
         raise FeedParseError("JSON Feed without an 'items' list")
     version = "json11" if doc["version"].endswith("1.1") else "json10"
-    feed_lang = doc.get("language") if isinstance(doc.get("language"), str) else None
+    feed_lang = _lang(doc.get("language"))
     entries = []
     for item in items:
         if not isinstance(item, dict):
             continue
-        title = clean_text(str(item.get("title") or ""))
+        title = truncate(clean_text(str(item.get("title") or "")), MAX_TITLE)
         text = clean_text(str(item.get("content_text") or "")) or html_to_text(
             str(item.get("content_html") or "")) or clean_text(str(item.get("summary") or ""))
         text = text[:MAX_TEXT]
-        link = item.get("url") or item.get("external_url") or ""
-        link = urljoin(url, link) if isinstance(link, str) and link else None
+        link = _link(item.get("url"), url) or _link(item.get("external_url"), url)
         guid = item.get("id")
-        if guid not in (None, ""):
-            key = f"guid:{guid}"
+        if guid not in (None, "") and str(guid).strip():
+            key = _guid_key(str(guid))
         elif link:
             key = f"url:{canonical_url(link)}"
         else:
             key = f"hash:{text_fingerprint(title, text)}"
         authors = item.get("authors") or ([item["author"]] if item.get("author") else [])
+        if not isinstance(authors, list):
+            authors = []
         author = next((a.get("name") for a in authors if isinstance(a, dict) and a.get("name")),
                       None)
         entries.append(Entry(
             key=key, title=title, text=text, url=link,
             published=_parse_iso(item.get("date_published")) or _parse_iso(
                 item.get("date_modified")),
-            author=clean_text(author) or None,
-            lang=item.get("language") if isinstance(item.get("language"), str) else feed_lang,
+            author=truncate(clean_text(str(author)), MAX_AUTHOR) if author else None,
+            lang=_lang(item.get("language")) or feed_lang,
         ))
     title = clean_text(str(doc.get("title") or "")) or None
-    return ParsedFeed(title=title, entries=tuple(entries), format=version)
+    return ParsedFeed(title=title, entries=_unique(entries), format=version)
