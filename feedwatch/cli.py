@@ -142,6 +142,8 @@ def _print_source_errors(results: list[Any]) -> None:
             err(f"{r.source}: {r.error}")
         elif r.warning:
             err(f"{r.source}: warning: {r.warning}")
+        elif r.skipped:
+            err(f"{r.source}: {r.skipped}")
 
 
 def cmd_once(args: argparse.Namespace) -> int:
@@ -174,7 +176,8 @@ def cmd_once(args: argparse.Namespace) -> int:
         if db_errors[0] not in {r.error for r in results}:  # not already said per source
             err(db_errors[0])
         return EXIT_DB
-    if results and all(not r.ok for r in results):
+    polled = [r for r in results if not r.skipped]
+    if polled and all(not r.ok for r in polled):
         err("every source failed")
         return EXIT_FAILED
     return EXIT_OK

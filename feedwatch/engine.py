@@ -69,6 +69,7 @@ class PollResult:
     warning: str | None = None
     state: SourceState | None = None
     db_error: str | None = None  # the database failed (locked, read-only, full): exit 3
+    skipped: str | None = None  # why this source was not polled this time
 
     @property
     def ok(self) -> bool:
@@ -225,6 +226,7 @@ class Engine:
                 body_hash=v.body_hash or state.body_hash,
                 cursor=fetched.cursor or state.cursor,
                 items=state.items + sum(1 for e in events if e.kind is not EventKind.EDITED),
+                retry_until=None,
             )
             if fetched.warning:
                 log.warning("%s: %s", spec.name, fetched.warning)
@@ -236,6 +238,9 @@ class Engine:
                             failures=state.failures + 1,
                             disabled_reason=message if permanent else state.disabled_reason)
         retry_after = error.retry_after if isinstance(error, FetchError) else None
+        if retry_after is not None:
+            state = replace(state, retry_until=now + timedelta(
+                seconds=min(retry_after, MAX_RETRY_AFTER)))
         delay = next_delay(spec.interval, state.failures, retry_after=retry_after,
                            max_backoff=self.topic.fetch.max_backoff)
         state = replace(state, next_due=now + timedelta(seconds=delay))
@@ -320,9 +325,22 @@ class Engine:
                         cursor=str(newest) if newest is not None else None)
 
     async def poll_all(self) -> list[PollResult]:
-        """Poll every enabled source once, concurrently."""
-        specs = self.topic.enabled_sources
-        return list(await asyncio.gather(*(self.poll_source(s) for s in specs)))
+        """Poll every enabled source once, concurrently, except those whose server asked us
+        (Retry-After) to wait longer: `once` run from cron must be as polite as `tail`."""
+        states = await self.db(self.store.states)
+        now = self.clock()
+        waiting: list[PollResult] = []
+        specs = []
+        for spec in self.topic.enabled_sources:
+            state = states.get(spec.name)
+            if state is not None and state.retry_until is not None and state.retry_until > now:
+                left = (state.retry_until - now).total_seconds()
+                waiting.append(PollResult(spec.name, state=state, skipped=(
+                    f"not polled: the server asked to wait (Retry-After) {left:.0f} s more")))
+            else:
+                specs.append(spec)
+        polled = await asyncio.gather(*(self.poll_source(s) for s in specs))
+        return [*polled, *waiting]
 
     # --- live mode ---------------------------------------------------------------------
 

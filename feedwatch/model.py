@@ -121,6 +121,8 @@ class SourceState:
     disabled_reason: str | None = None
     cursor: str | None = None  # source-specific resume point (e.g. last Telegram post id)
     items: int = 0
+    # The server asked us to wait (429/503 with Retry-After) until then; `once` honours it too.
+    retry_until: datetime | None = None
 
     @property
     def health(self) -> Health:

@@ -138,6 +138,8 @@ _MIGRATIONS: list[str] = [
         INSERT INTO updates_fts (rowid, title, text) VALUES (new.id, new.title, new.text);
     END;
     """,
+    # 2: when a server's Retry-After ends, so that `once` run from cron honours it too
+    "ALTER TABLE source_state ADD COLUMN retry_until REAL;",
 ]
 
 _UPDATE_COLUMNS = (
@@ -542,13 +544,14 @@ class Store:
     # --- source state ------------------------------------------------------------------
 
     _STATE_COLS = ("source, etag, last_modified, body_hash, last_ok, last_attempt, last_error,"
-                   " failures, next_due, disabled_reason, cursor")
+                   " failures, next_due, disabled_reason, cursor, retry_until")
 
     def _state_from_row(self, row: Sequence[Any], items: int) -> SourceState:
         return SourceState(
             source=row[0], etag=row[1], last_modified=row[2], body_hash=row[3],
             last_ok=_dt(row[4]), last_attempt=_dt(row[5]), last_error=row[6], failures=row[7],
             next_due=_dt(row[8]), disabled_reason=row[9], cursor=row[10], items=items,
+            retry_until=_dt(row[11]),
         )
 
     def state(self, source: str) -> SourceState:
@@ -566,11 +569,12 @@ class Store:
         with self._tx() as db:
             db.execute(
                 f"INSERT OR REPLACE INTO source_state ({self._STATE_COLS}, muted) VALUES"
-                " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+                " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
                 " COALESCE((SELECT muted FROM source_state WHERE source = ?), 0))",
                 (state.source, state.etag, state.last_modified, state.body_hash,
                  _ts(state.last_ok), _ts(state.last_attempt), state.last_error, state.failures,
-                 _ts(state.next_due), state.disabled_reason, state.cursor, state.source))
+                 _ts(state.next_due), state.disabled_reason, state.cursor, _ts(state.retry_until),
+                 state.source))
 
     def set_muted(self, source: str, muted: bool) -> None:
         with self._tx() as db:

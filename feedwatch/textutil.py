@@ -37,6 +37,7 @@ _BLOCK_TAGS = (
     "p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6",
     "blockquote", "pre", "tr", "table", "section", "article", "header", "footer", "hr",
 )  # fmt: skip
+_BLOCK_SELECTOR = ", ".join(("br", *_BLOCK_TAGS))
 
 
 def strip_controls(text: str) -> str:
@@ -70,10 +71,10 @@ def html_to_text(html: str | None) -> str:
     root = tree.body or tree.root
     if root is None:
         return ""
-    for node in root.css("br"):
-        node.replace_with("\n")
-    for tag in _BLOCK_TAGS:
-        for node in root.css(tag):
+    for node in root.css(_BLOCK_SELECTOR):  # one pass over the tree, not one per tag
+        if node.tag == "br":
+            node.replace_with("\n")
+        else:
             node.insert_before("\n")
             node.insert_after("\n")
     return clean_text(root.text(separator="", deep=True))

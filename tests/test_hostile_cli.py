@@ -144,3 +144,24 @@ def test_tail_keeps_running_through_hostile_sources(
         assert len(mine) <= 2, (name, mine)  # printed when it changes, not on every poll
     log = Path(tmp_path / "feedwatch.log").read_text(encoding="utf-8")
     assert "Traceback" not in log  # polls cut short by the stop end quietly
+
+
+def test_once_honours_retry_after_across_runs(tmp_path: Path,
+                                              run_cli: Callable[..., Any]) -> None:
+    """A 429 with Retry-After: the next `once` (e.g. from cron a minute later) does not ask
+    that server again before the time it named; the other sources are polled as usual."""
+    with HostileServer() as srv:
+        busy = srv.route("/busy", respond("slow down", status=429,
+                                          headers={"Retry-After": "600"}))
+        fine = srv.route("/fine.xml", respond(HEALTHY))
+        cfg = tmp_path / "t.toml"
+        cfg.write_text(f'[topic]\nname = "t"\n[[source]]\nname = "Busy"\nurl = "{busy}"\n'
+                       f'[[source]]\nname = "Fine"\nurl = "{fine}"\n', encoding="utf-8")
+        db = str(tmp_path / "fw.db")
+        first = run_cli("once", "-c", str(cfg), "--db", db)
+        assert first.returncode == 0 and "Busy: HTTP 429" in first.stderr, first.stderr
+        second = run_cli("once", "-c", str(cfg), "--db", db)
+        assert second.returncode == 0, second.stderr
+        assert srv.hits("/busy") == 1 and srv.hits("/fine.xml") == 2
+        assert "Busy: not polled: the server asked to wait (Retry-After)" in second.stderr
+        assert "Traceback" not in first.stderr + second.stderr

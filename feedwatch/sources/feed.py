@@ -12,11 +12,13 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from html.entities import name2codepoint
 from typing import Any
 from urllib.parse import urljoin
 
 import feedparser
 import feedparser.api
+from feedparser.html import _cp1252
 from feedparser.sanitizer import _sanitize_html
 from feedparser.urls import resolve_relative_uris
 
@@ -29,6 +31,7 @@ from ..textutil import (
     text_fingerprint,
     truncate,
 )
+from . import fastfeed
 
 MAX_TEXT = 20_000  # characters kept of an item's text; full articles are not our job
 MAX_TITLE = 1_000
@@ -77,34 +80,42 @@ def parse_feed(body: bytes, *, url: str = "", headers: dict[str, str] | None = N
     body, headers = _defuse(body, headers)
     body, cut_warning = _cap_items(body)
     headers.setdefault("content-location", url)
-    # A BytesIO, not bytes: feedparser treats a bytes argument that happens to be a path as
-    # a file name to open, and a hostile server must never make us read local files.
-    parsed = feedparser.parse(io.BytesIO(body), response_headers=headers,
-                              sanitize_html=REFERENCE_SETTINGS,
-                              resolve_relative_uris=REFERENCE_SETTINGS)
-    version = parsed.get("version") or ""
-    if not parsed.entries and not version:
-        raise FeedParseError(_not_a_feed_reason(body, parsed))
-    feed_lang = parsed.feed.get("language")
-    encoding = parsed.get("encoding") or "utf-8"
-    entries = _unique(_entry(e, url, feed_lang, encoding) for e in parsed.entries)
-    warning = cut_warning
-    if parsed.get("bozo") and parsed.get("bozo_exception") is not None and not cut_warning:
-        exc = parsed["bozo_exception"]
-        if not isinstance(exc, feedparser.CharacterEncodingOverride
-                          | feedparser.NonXMLContentType):
-            warning = f"feed is not well-formed, parsed leniently: {exc}"
-    title = clean_text(_feed_title(parsed.feed, encoding)) or None
+    # feedparser cleans C1 controls before it sanitizes HTML, parse_feed after: documents
+    # holding any (rare) get feedparser's own sanitizing so both orders never differ.
+    sanitized = REFERENCE_SETTINGS or _C1_UTF8.search(body) is not None
+    simple = None if sanitized else fastfeed.read(body, url=url, headers=headers)
+    if simple is not None:
+        version, feed, raw_entries = simple
+        encoding, warning = "utf-8", cut_warning
+    else:
+        # A BytesIO, not bytes: feedparser treats a bytes argument that happens to be a path
+        # as a file name to open, and a hostile server must never make us read local files.
+        parsed = feedparser.parse(io.BytesIO(body), response_headers=headers,
+                                  sanitize_html=sanitized, resolve_relative_uris=sanitized)
+        version = parsed.get("version") or ""
+        if not parsed.entries and not version:
+            raise FeedParseError(_not_a_feed_reason(body, parsed))
+        feed, raw_entries = parsed.feed, parsed.entries
+        encoding = parsed.get("encoding") or "utf-8"
+        warning = cut_warning
+        if parsed.get("bozo") and parsed.get("bozo_exception") is not None and not cut_warning:
+            exc = parsed["bozo_exception"]
+            if not isinstance(exc, feedparser.CharacterEncodingOverride
+                              | feedparser.NonXMLContentType):
+                warning = f"feed is not well-formed, parsed leniently: {exc}"
+    feed_lang = feed.get("language")
+    entries = _unique(_entry(e, url, feed_lang, encoding, sanitized) for e in raw_entries)
+    title = clean_text(_feed_title(feed, encoding, sanitized)) or None
     return ParsedFeed(title=title, entries=entries, format=version or "unknown", warning=warning)
 
 
-def _feed_title(feed: Any, encoding: str) -> str:
+def _feed_title(feed: Any, encoding: str, sanitized: bool) -> str:
     """The feed's title as feedparser's reference settings give it (it is not reduced by
     html_to_text, so any HTML in it gets feedparser's own treatment, tags or not)."""
     title = feed.get("title") or ""
     detail = feed.get("title_detail") or {}
     kind = _HTML_KINDS.get(str(detail.get("type", "")).lower())
-    if REFERENCE_SETTINGS or not title or kind is None:
+    if sanitized or not title or kind is None:
         return title
     return _sanitize(title, detail, kind, encoding)
 
@@ -118,19 +129,28 @@ _PLAIN_TAG = re.compile(
     r"</?(?:a|abbr|b|blockquote|br|caption|cite|code|dd|div|dl|dt|em|figcaption|figure|h[1-6]"
     r"|hr|i|img|li|mark|ol|p|pre|q|s|small|span|strong|sub|sup|table|tbody|td|tfoot|th"
     r"|thead|time|tr|u|ul)(?:\s[^<>]*)?/?>", re.I)
-_REFERENCE = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{0,31});")
+_REFERENCE = re.compile(r"&(?:#([0-9]{1,7})|#[xX]([0-9a-fA-F]{1,6})|([A-Za-z][A-Za-z0-9]{0,31}));")
 
 
-def _reference_html(value: str, detail: Any, encoding: str) -> str:
+def _kept_reference(m: re.Match[str]) -> str:
+    """"" for a reference feedparser's sanitizer keeps as it is; "&" (not plain) for one it
+    rewrites: unknown entity names and the cp1252 range of character references."""
+    if m.group(3) is not None:
+        return "" if m.group(3) in name2codepoint or m.group(3) == "apos" else "&"
+    code = int(m.group(1), 10) if m.group(1) is not None else int(m.group(2), 16)
+    return "&" if code in _cp1252 else ""
+
+
+def _reference_html(value: str, detail: Any, encoding: str, sanitized: bool) -> str:
     """An HTML field as feedparser's sanitizer and URI resolver would have left it (they are
     switched off in parse_feed): a no-op for plain formatting HTML, the real thing otherwise."""
-    if REFERENCE_SETTINGS or not value or ("<" not in value and "&" not in value):
+    if sanitized or not value or ("<" not in value and "&" not in value):
         return value
     kind = _HTML_KINDS.get(str((detail or {}).get("type", "text/html")).lower())
     if kind is None:
         return value
     rest = _PLAIN_TAG.sub("", value)
-    if "<" not in rest and "&" not in _REFERENCE.sub("", rest):
+    if "<" not in rest and "&" not in _REFERENCE.sub(_kept_reference, rest):
         return value
     return _sanitize(value, detail or {}, kind, encoding)
 
@@ -182,6 +202,9 @@ def _cap_items(body: bytes) -> tuple[bytes, str | None]:
     tail = body[tail_at:]
     return (body[:cut] + tail,
             f"the feed lists {total} items; only the first {MAX_ITEMS} were read")
+
+
+_C1_UTF8 = re.compile(rb"\xc2[\x80-\x9f]|&#(?:1[2-5][0-9]|x[89][0-9a-fA-F]);")
 
 
 # --- XML defusing --------------------------------------------------------------------------
@@ -274,12 +297,16 @@ def _struct_to_dt(value: Any) -> datetime | None:
         return None
 
 
-def _entry(e: Any, base_url: str, feed_lang: str | None, encoding: str = "utf-8") -> Entry:
+def _entry(e: Any, base_url: str, feed_lang: str | None, encoding: str = "utf-8",
+           sanitized: bool = False) -> Entry:
     title = truncate(html_to_text(_reference_html(e.get("title") or "", e.get("title_detail"),
-                                                  encoding)), MAX_TITLE)
-    summary = _reference_html(e.get("summary") or "", e.get("summary_detail"), encoding)
+                                                  encoding, sanitized)), MAX_TITLE)
     contents = e.get("content") or []
-    content = max((_reference_html(c.get("value") or "", c, encoding) for c in contents),
+    # A summary without details is feedparser's copy of the first content: its type holds
+    summary = _reference_html(e.get("summary") or "", e.get("summary_detail") or (
+        contents[0] if contents else None), encoding, sanitized)
+    content = max((_reference_html(c.get("value") or "", c, encoding, sanitized)
+                   for c in contents),
                   key=len, default="")
     # Many feeds put a teaser in <description> and the article in <content:encoded>;
     # the teaser reads better in a live stream unless it is empty.
