@@ -1540,9 +1540,10 @@ class ClusterIndex:
 
     # -- public operations
 
-    def add(self, doc: DedupeDoc) -> Decision:
-        """Decide which cluster ``doc`` belongs to, then index it."""
-        f = extract(doc.title, doc.text)
+    def add(self, doc: DedupeDoc, features: _Features | None = None) -> Decision:
+        """Decide which cluster ``doc`` belongs to, then index it. ``features`` may be given
+        when ``extract(doc.title, doc.text)`` was computed ahead (e.g. in another process)."""
+        f = features if features is not None else extract(doc.title, doc.text)
         keys = self._exact_keys(doc, f)
         self._advance(doc.published)
         wall, wsame, wcross = self._weights(f)

@@ -25,10 +25,10 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from .config import SourceSpec, Topic
-from .dedupe import ClusterIndex, DedupeDoc, DedupeSettings
+from .dedupe import ClusterIndex, DedupeDoc, DedupeSettings, extract
 from .fetch import MAX_RETRY_AFTER, Fetcher, FetchError, Validators
 from .model import Entry, EventKind, SourceKind, SourceState, Update, UpdateEvent
-from .sources.feed import FeedParseError, parse_feed
+from .sources.feed import FeedParseError, ParsedFeed, parse_feed
 from .sources.telegram import ChannelPage, TelegramPageError, parse_channel_page
 from .store import Store, StoreError
 from .textutil import guess_lang
@@ -37,6 +37,8 @@ from .topicfilter import TopicFilter
 log = logging.getLogger("feedwatch.engine")
 
 T = TypeVar("T")
+# (title, text) → dedupe features computed ahead, by a parse worker process
+Features = dict[tuple[str, str], Any]
 TELEGRAM_PERMALINK_BASE = "https://t.me"
 MAX_TELEGRAM_PAGES = 20  # pages followed back per poll to close a gap (~400 posts)
 JITTER = 0.1  # ± fraction of the interval
@@ -83,6 +85,7 @@ class _Fetched:
     warning: str | None = None
     validators: Validators = field(default_factory=Validators)
     cursor: str | None = None
+    features: Features = field(default_factory=dict)  # precomputed by a parse worker
 
 
 class SourceUnavailable(Exception):
@@ -126,6 +129,7 @@ class Engine:
         self._running: set[str] = set()
         self._poll_tasks: set[asyncio.Task[None]] = set()
         self._index_ready = False
+        self._features: Features = {}
         self.paused = False
 
     # --- subscribers -------------------------------------------------------------------
@@ -166,12 +170,18 @@ class Engine:
         self._index_ready = True
 
     def _classify(self, update: Update) -> int:
-        return self.index.add(_dedupe_doc(update)).cluster
+        features = self._features.get((update.title, update.text))
+        return self.index.add(_dedupe_doc(update), features).cluster
 
-    def _ingest(self, spec: SourceSpec, entries: list[Entry]) -> list[UpdateEvent]:
+    def _ingest(self, spec: SourceSpec, entries: list[Entry],
+                features: Features | None = None) -> list[UpdateEvent]:
         self._restore_index()
-        return self.store.ingest(spec.name, entries, self.clock(), classify=self._classify,
-                                 title_identity=spec.kind is SourceKind.FEED)
+        self._features = features or {}
+        try:
+            return self.store.ingest(spec.name, entries, self.clock(), classify=self._classify,
+                                     title_identity=spec.kind is SourceKind.FEED)
+        finally:
+            self._features = {}
 
     # --- one poll ----------------------------------------------------------------------
 
@@ -210,7 +220,7 @@ class Engine:
             entries = [e if e.lang else replace(e, lang=guess_lang(f"{e.title}\n{e.text}"))
                        for e in fetched.entries if self.filter.keep(e, spec.name)]
             try:
-                events = await self.db(self._ingest, spec, entries)
+                events = await self.db(self._ingest, spec, entries, fetched.features)
             except StoreError as exc:
                 error = exc
                 db_error = str(exc)
@@ -264,18 +274,23 @@ class Engine:
         if result.not_modified or result.body is None:
             out.not_modified = True
             return out
-        parsed = await self._parse_feed(result.body, url=result.url, headers=result.headers)
+        parsed, features = await self._parse_feed(result.body, url=result.url,
+                                                  headers=result.headers)
         out.entries = list(parsed.entries)
+        out.features = features
         out.warning = parsed.warning
         return out
 
-    async def _parse_feed(self, body: bytes, **kwargs: Any) -> Any:
-        call = functools.partial(parse_feed, body, **kwargs)
+    async def _parse_feed(self, body: bytes, **kwargs: Any) -> tuple[ParsedFeed, Features]:
         if not self._parse_processes:
-            return await asyncio.to_thread(call)
+            return await asyncio.to_thread(parse_feed, body, **kwargs), {}
         if self._parse_pool is None:
             self._parse_pool = ProcessPoolExecutor(
                 self._parse_processes, mp_context=multiprocessing.get_context("spawn"))
+        # The worker also extracts each item's clustering features: that pure work then runs
+        # on the other core instead of holding this process's GIL (the database thread's
+        # clustering was the longest part of a cold 1,000-feed cycle, bench/README.md).
+        call = functools.partial(_parse_with_features, body, **kwargs)
         try:
             return await asyncio.get_running_loop().run_in_executor(self._parse_pool, call)
         except BrokenProcessPool:  # a worker died (killed, out of memory): start afresh
@@ -435,6 +450,12 @@ class Engine:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
+
+
+def _parse_with_features(body: bytes, **kwargs: Any) -> tuple[ParsedFeed, Features]:
+    """parse_feed plus each entry's clustering features (runs in a parse worker process)."""
+    parsed = parse_feed(body, **kwargs)
+    return parsed, {(e.title, e.text): extract(e.title, e.text) for e in parsed.entries}
 
 
 def _dedupe_doc(update: Update) -> DedupeDoc:

@@ -91,3 +91,24 @@ async def test_few_feeds_parse_in_threads(tmp_path: Path, site: Site) -> None:
             assert engine._parse_processes == 0
             assert (await engine.poll_all())[0].ok
             assert engine._parse_pool is None
+
+
+def test_features_extracted_in_a_worker_are_those_extracted_here() -> None:
+    """Workers hand the database thread each entry's clustering features; a clustering
+    decision must not depend on where they were computed (a spawned process has its own
+    hash seed, so set-valued features must compare equal, not merely look alike)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from feedwatch.dedupe import extract
+    from feedwatch.engine import _parse_with_features
+
+    bodies = [_rss(i).encode() for i in range(3)]
+    bodies.append((Path(__file__).parent / "data" / "feeds" / "rss20.xml").read_bytes())
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        results = list(pool.map(_parse_with_features, bodies))
+    assert sum(len(parsed.entries) for parsed, _ in results) >= 10
+    for parsed, features in results:
+        assert len(features) == len({(e.title, e.text) for e in parsed.entries})
+        for e in parsed.entries:
+            assert features[(e.title, e.text)] == extract(e.title, e.text)
