@@ -49,6 +49,14 @@ class CliError(Exception):
 # --- plumbing ----------------------------------------------------------------------------
 
 
+class _SkippedRunFilter(logging.Filter):
+    """A poll still running when its next turn comes is skipped by design (one run per
+    source at a time); APScheduler warns about each such turn, which is only noise."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "maximum number of running instances reached" not in record.getMessage()
+
+
 def setup_logging(path: Path | None, verbose: bool = False) -> Path | None:
     """Log to a file, never to the screen (the dashboard owns the terminal)."""
     root = logging.getLogger()
@@ -58,6 +66,9 @@ def setup_logging(path: Path | None, verbose: bool = False) -> Path | None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    scheduler_log = logging.getLogger("apscheduler.scheduler")
+    if not any(isinstance(f, _SkippedRunFilter) for f in scheduler_log.filters):
+        scheduler_log.addFilter(_SkippedRunFilter())
     if path is None:
         root.addHandler(logging.NullHandler())
         return None

@@ -132,3 +132,36 @@ def test_missing_guid_and_link_falls_back_to_text_hash() -> None:
     (entry,) = parse_feed(body).entries
     assert entry.key.startswith("hash:") and len(entry.key) == 45
     assert parse_feed(body).entries[0].key == entry.key  # stable
+
+
+_CYR = ('<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Т</title>'
+        "<item><title>Переговоры в Стамбуле завершились</title><guid>1</guid>"
+        "<description>Делегации обменялись списками пленных</description></item>"
+        "</channel></rss>")
+
+
+def test_utf8_feed_with_a_wrong_single_byte_charset_header_reads_as_utf8() -> None:
+    parsed = parse_feed(_CYR.encode(), url="http://x.example/",
+                        headers={"content-type": "application/rss+xml; charset=windows-1251"})
+    assert parsed.entries[0].title == "Переговоры в Стамбуле завершились"
+    assert parsed.warning is not None and "charset=windows-1251" in parsed.warning
+
+
+@pytest.mark.parametrize("declared", [True, False])
+def test_cp1251_feed_mislabelled_utf8_reads_as_cp1251(declared: bool) -> None:
+    body = _CYR.encode("cp1251")
+    if not declared:
+        body = body.replace(b' encoding="utf-8"', b"")
+    parsed = parse_feed(body, url="http://x.example/",
+                        headers={"content-type": "application/rss+xml"})
+    assert parsed.entries[0].title == "Переговоры в Стамбуле завершились"
+    assert parsed.entries[0].text == "Делегации обменялись списками пленных"
+    assert parsed.warning is not None and "windows-1251" in parsed.warning
+
+
+def test_latin1_mislabelled_utf8_is_not_taken_for_cyrillic() -> None:
+    body = ('<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>T'
+            "</title><item><title>Café à Zürich, élan</title><guid>1</guid></item>"
+            "</channel></rss>").encode("latin-1")
+    parsed = parse_feed(body, url="http://x.example/", headers={})
+    assert parsed.entries[0].title == "Café à Zürich, élan"

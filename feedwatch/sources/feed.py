@@ -78,7 +78,9 @@ def parse_feed(body: bytes, *, url: str = "", headers: dict[str, str] | None = N
     if head.startswith((b"{", b"[")) or ("json" in ctype and not head.startswith(b"<")):
         return parse_json_feed(body, url=url)
     body, headers = _defuse(body, headers)
+    body, headers, charset_warning = _fix_charset(body, headers)
     body, cut_warning = _cap_items(body)
+    cut_warning = cut_warning or charset_warning
     headers.setdefault("content-location", url)
     # feedparser cleans C1 controls before it sanitizes HTML, parse_feed after: documents
     # holding any (rare) get feedparser's own sanitizing so both orders never differ.
@@ -254,6 +256,56 @@ def _decode_wide(body: bytes) -> str | None:
         if body.startswith(head):
             return body.decode(codec, "replace")
     return None
+
+
+_DECLARED = re.compile(
+    rb"^(?:\xef\xbb\xbf)?\s*<\?xml[^>]*?encoding\s*=\s*[\"']([^\"']*)[\"']", re.I)
+_WORD = re.compile(r"[^\W\d_]+")
+_HTTP_CHARSET = re.compile(r"charset\s*=\s*[\"']?([^\"';\s]+)", re.I)
+_UTF8_NAMES = {"utf-8", "utf8"}
+
+
+def _fix_charset(body: bytes, headers: dict[str, str]
+                 ) -> tuple[bytes, dict[str, str], str | None]:
+    """Correct the two charset mistakes common in the wild, which feedparser would turn into
+    mojibake without a word: a UTF-8 feed served with a wrong single-byte ``charset=`` header,
+    and a windows-1251 (Cyrillic) feed declared, or defaulting to, UTF-8."""
+    if body.isascii():
+        return body, headers, None
+    m = _DECLARED.match(body[:512])
+    declared = m.group(1).decode("ascii", "replace").lower() if m else "utf-8"
+    h = _HTTP_CHARSET.search(headers.get("content-type", ""))
+    http = h.group(1).lower() if h else None
+    try:
+        body.decode("utf-8")
+        valid_utf8 = True
+    except UnicodeDecodeError:
+        valid_utf8 = False
+    if valid_utf8:
+        if http and http not in _UTF8_NAMES and declared in _UTF8_NAMES:
+            # Valid multi-byte UTF-8 is almost never meant as a single-byte charset.
+            return body, {**headers, "content-type": _with_utf8(headers["content-type"])}, (
+                f"the server says charset={http} but the feed is UTF-8; read as UTF-8")
+        return body, headers, None
+    if declared not in _UTF8_NAMES or (http and http not in _UTF8_NAMES):
+        return body, headers, None
+    text = body.decode("cp1251", "replace")
+    # Cyrillic text read as cp1251 gives words made only of Cyrillic letters; Latin-1 text
+    # (whose accented letters are Cyrillic in cp1251 too) gives them inside Latin words.
+    pure = mixed = 0
+    for word in _WORD.findall(text):
+        cyr = sum(1 for c in word if "\u0400" <= c <= "\u04ff")
+        if cyr == len(word):
+            pure += 1
+        elif cyr:
+            mixed += 1
+    if pure < 2 or pure < 4 * mixed:
+        return body, headers, None
+    fixed = text.encode("utf-8")
+    if m:
+        fixed = _XML_DECL_ENCODING.sub(rb"\1\2utf-8\2", fixed, count=1)
+    return fixed, {**headers, "content-type": _with_utf8(headers.get("content-type", ""))}, (
+        "the feed says it is UTF-8 but is windows-1251 (Cyrillic); read as windows-1251")
 
 
 def _with_utf8(ctype: str) -> str:
