@@ -21,7 +21,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from . import __version__
+from . import __version__, netbackend
 from .config import FetchSettings
 from .model import FetchResult
 
@@ -109,11 +109,14 @@ class Fetcher:
                  host_limits: dict[str, int] | None = None) -> None:
         self.settings = settings or FetchSettings()
         s = self.settings
+        limits = httpx.Limits(max_connections=s.concurrency * 2,
+                              max_keepalive_connections=s.concurrency)
+        if transport is None:
+            transport = netbackend.transport(limits=limits, trust_env=False)
         self._client = _Client(
             follow_redirects=False,  # followed by hand: loops, schemes, one time budget
             timeout=httpx.Timeout(s.timeout, connect=s.connect_timeout),
-            limits=httpx.Limits(max_connections=s.concurrency * 2,
-                                max_keepalive_connections=s.concurrency),
+            limits=limits,
             headers={
                 "User-Agent": s.user_agent or USER_AGENT,
                 "Accept": "application/atom+xml, application/rss+xml, application/rdf+xml, "

@@ -1,0 +1,65 @@
+"""The network backend's cheap readability check: a keep-alive connection the server closed
+while idle is noticed and replaced, never reused (a reused dead connection fails the poll)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+from feedwatch.fetch import Fetcher
+from feedwatch.netbackend import Backend, _readable
+
+BODY = b'<rss version="2.0"><channel><title>t</title></channel></rss>'
+
+
+def _serve_then_close(listener: socket.socket, served: list[int]) -> None:
+    """Answer one request per connection with keep-alive, then close it shortly after."""
+    while True:
+        try:
+            conn, _ = listener.accept()
+        except OSError:
+            return
+        with conn:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\n"
+                         b"Connection: keep-alive\r\nContent-Length: "
+                         + str(len(BODY)).encode() + b"\r\n\r\n" + BODY)
+            served.append(1)
+            time.sleep(0.1)  # idle keep-alive connection, then the server drops it
+
+
+async def test_server_closed_idle_connection_is_not_reused() -> None:
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    served: list[int] = []
+    thread = threading.Thread(target=_serve_then_close, args=(listener, served), daemon=True)
+    thread.start()
+    fetcher = Fetcher()
+    try:
+        url = f"http://127.0.0.1:{port}/feed.xml"
+        first = await fetcher.fetch(url)
+        time.sleep(0.4)  # the server has closed the pooled connection by now
+        second = await fetcher.fetch(url)
+        assert first.body == BODY and second.body == BODY
+        assert len(served) == 2
+    finally:
+        await fetcher.aclose()
+        listener.close()
+
+
+async def test_readable_reports_a_closed_peer_and_a_quiet_one() -> None:
+    a, b = socket.socketpair()
+    try:
+        assert not _readable(a)  # nothing to read: still open
+        b.close()
+        assert _readable(a)  # EOF pending: the peer closed
+    finally:
+        a.close()
+    assert _readable(None)
+    assert isinstance(Backend(), Backend)
