@@ -13,13 +13,13 @@ from xml.sax.saxutils import escape
 import pytest
 from conftest import Site
 from rich.console import Console
-from test_ui_support import TZ, demo_topic, fixed_clock, populate, wait_for
+from test_ui_support import FIXED_NOW, TZ, demo_topic, fixed_clock, populate, wait_for
 from textual.pilot import Pilot
 
 from feedwatch.config import Topic, parse_topic
 from feedwatch.model import Entry
 from feedwatch.store import Store
-from feedwatch.ui.app import FeedwatchApp
+from feedwatch.ui.app import FeedwatchApp, UpdateArrived
 from feedwatch.ui.filterbar import QueryBar
 from feedwatch.ui.rows import Row
 
@@ -432,3 +432,150 @@ async def test_mark_all_read_and_help(site: Site, store: Store) -> None:
         await pilot.press("q")
         await pilot.pause()
     assert app.return_code == 0
+
+
+# --- found by using the dashboard in a real terminal ---------------------------------------
+
+def arrive(app: FeedwatchApp, store: Store, key: str, title: str, minutes_after: float,
+           source: str = "Bosphorus Wire", text: str = "") -> None:
+    """A live update, as the engine would deliver it (no network, no polling)."""
+    published = FIXED_NOW + timedelta(minutes=minutes_after)
+    events = store.ingest(source, [Entry(key, title, text or title,
+                                         url=f"https://news.example/{key}",
+                                         published=published)], published)
+    for event in events:
+        app.post_message(UpdateArrived(event))
+
+
+async def test_open_details_are_not_swapped_by_a_new_arrival(store: Store) -> None:
+    """At the top with details open, a new story must not slide under the cursor and
+    replace what the reader is reading: it counts as "▲ 1 new" instead."""
+    populate(store)
+    app = FeedwatchApp(demo_topic(), store, clock=fixed_clock(), tz=TZ, live=False)
+    async with app.run_test(size=(140, 40)) as pilot:
+        view = app.stream
+        await wait_for(lambda: app._history_complete and view.row_count == 12, pilot,
+                       what="history")
+        reading = view.current
+        assert reading is not None and view.cursor == 0
+        await pilot.press("enter")
+        await wait_for(lambda: app.detail.detail is not None, pilot, what="detail")
+        arrive(app, store, "late", "Volcanic ash closes regional airports", 5)
+        await wait_for(lambda: view.row_count == 13, pilot, what="arrival")
+        await pilot.pause(0.1)
+        assert view.current is reading
+        assert view.cursor - view.scroll_offset.y == 0  # same place on screen
+        assert app.detail.detail is not None
+        assert app.detail.detail.headline.id == reading.update.id
+        assert "▲ 1 new" in str(app.query_one("#new-above").render())
+        # Closed again: live mode follows new arrivals at the top as before.
+        await pilot.press("escape", "g")
+        arrive(app, store, "later", "Ferry services resume after storm", 6)
+        await wait_for(lambda: view.row_count == 14, pilot, what="second arrival")
+        assert view.cursor == 0 and view.current is not None
+        assert view.current.update.title == "Ferry services resume after storm"
+
+
+async def test_search_result_opens_that_item_not_its_cluster_headline(store: Store) -> None:
+    populate(store)
+    app = FeedwatchApp(demo_topic(), store, clock=fixed_clock(), tz=TZ, live=False)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await wait_for(lambda: app._history_complete, pilot, what="history")
+        await pilot.press("ctrl+f", *"Fidan", "enter")
+        await wait_for(lambda: app.results.row_count > 0, pilot, what="results")
+        members = [r for r in app.results.rows if r.update.id != r.update.cluster]
+        assert members, "the demo has search hits that are not their cluster's headline"
+        app.results.move_to(members[0])
+        await pilot.press("enter")
+        await wait_for(lambda: app.detail.detail is not None, pilot, what="detail")
+        assert app.detail.detail.headline.id == members[0].update.id
+        # esc: details → results → the stream
+        await pilot.press("escape")
+        assert app.results.has_focus and app._active_tab() == "search-tab"
+        await pilot.press("escape")
+        assert app._active_tab() == "stream-tab" and app.stream.has_focus
+
+
+async def test_escape_leaves_sources_and_search_input(store: Store) -> None:
+    populate(store)
+    app = FeedwatchApp(demo_topic(), store, clock=fixed_clock(), tz=TZ, live=False)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await wait_for(lambda: app._history_complete, pilot, what="history")
+        await pilot.press("s")
+        assert app.sources_panel.has_focus
+        assert "escape" in app.screen.active_bindings  # shown in the footer
+        await pilot.press("escape")
+        assert app._active_tab() == "stream-tab" and app.stream.has_focus
+        await pilot.press("ctrl+f")
+        await pilot.press("escape")  # from the search box to its results …
+        assert app.results.has_focus
+        await pilot.press("escape")  # … and back to the stream
+        assert app.stream.has_focus
+
+
+async def test_filter_match_count_follows_live_arrivals(store: Store) -> None:
+    populate(store)
+    app = FeedwatchApp(demo_topic(query="istanbul"), store, clock=fixed_clock(), tz=TZ,
+                       live=False)
+    async with app.run_test(size=(140, 40)) as pilot:
+        view = app.stream
+        status = app.query_one("#filter", QueryBar).query_one(".query-status")
+        # The bar's count agrees with the stream (it used to keep the count of a pass that ran
+        # before the history or any live update was in).
+        await wait_for(lambda: app._history_complete and view.row_count > 0
+                       and str(status.render()) == f"{view.row_count} matches",
+                       pilot, what="history")
+        before = view.row_count
+        arrive(app, store, "late", "Istanbul ferry strike called off", 5)
+        arrive(app, store, "other", "Weather: sunny spells", 6)
+        await wait_for(lambda: view.row_count == before + 1, pilot, what="arrival")
+        await wait_for(lambda: str(status.render()) == f"{before + 1} matches", pilot,
+                       what="status follows")
+
+
+async def test_pause_key_says_resume_while_paused(store: Store) -> None:
+    populate(store)
+    app = FeedwatchApp(demo_topic(), store, clock=fixed_clock(), tz=TZ, live=False)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await wait_for(lambda: app._history_complete, pilot, what="history")
+        assert app.screen.active_bindings["p"].binding.description == "Pause"
+        await pilot.press("p")
+        assert app.paused
+        assert app.screen.active_bindings["p"].binding.description == "Resume"
+        await pilot.press("p")
+        assert not app.paused
+
+
+async def test_narrow_terminal_keeps_topic_and_headlines_readable(store: Store) -> None:
+    populate(store)
+    app = FeedwatchApp(demo_topic(), store, clock=fixed_clock(), tz=TZ, live=False)
+    async with app.run_test(size=(60, 20)) as pilot:
+        await wait_for(lambda: app._history_complete, pilot, what="history")
+        header = str(app.header.render())
+        assert "Istanbul talks" in header and len(header) == 60
+        badge = app.stream.badge_width_for(app.stream.size.width)
+        assert badge < 18
+        title_room = app.stream.size.width - 20 - badge
+        assert title_room >= 25
+        line = line_text(app, 0)
+        assert len(line) == app.stream.size.width
+        await pilot.press("question_mark")
+        box = app.screen.query_one("#help-box")
+        assert box.max_scroll_y > 0
+        await pilot.press("j", "j")
+        assert box.scroll_y == 2  # the stream's keys scroll the help too
+
+
+async def test_photo_only_post_shows_its_marker_once(store: Store) -> None:
+    now = datetime.now(UTC)
+    store.ingest("Frontline Flash", [Entry("p", "[photo]", "[photo]",
+                                           url="https://t.me/frontline_flash/1",
+                                           published=now - timedelta(minutes=1),
+                                           media=("photo",))], now)
+    app = FeedwatchApp(demo_topic(alert=""), store, live=False)
+    async with app.run_test(size=(140, 30)) as pilot:
+        await wait_for(lambda: app.stream.row_count == 1, pilot, what="history")
+        await pilot.press("enter")
+        await wait_for(lambda: app.detail.detail is not None, pilot, what="detail")
+        head = detail_text(app).split("── Reported by")[0]
+        assert head.count("[photo]") == 1

@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime, tzinfo
 from typing import ClassVar, TypeVar
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
@@ -39,7 +39,7 @@ from ..query import Query, QueryError, parse
 from ..store import Store, StoreError
 from ..textutil import is_safe_link
 from .detail import Detail, DetailPane
-from .filterbar import QueryBar
+from .filterbar import QueryBar, SearchBar
 from .header import FeedHeader
 from .help import HelpScreen
 from .rows import History, Row, RowList, Span, flatten, headline_text, row_key
@@ -54,6 +54,7 @@ SLICE = 0.008  # seconds of CPU the loop spends on bulk work before it lets keys
 SEARCH_LIMIT = 1000  # results shown by ctrl+f
 SEARCH_SCAN = 20_000  # FTS candidates examined per search
 COUNTS_DELAY = 0.1  # seconds: the status line is recounted at most this often
+COMPACT_FOOTER_BELOW = 120  # columns
 ALERT_COALESCE = 0.4  # seconds: a burst of alerts becomes one notification and one bell
 
 T = TypeVar("T")
@@ -124,17 +125,20 @@ class FeedwatchApp(App[int]):
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (100, "-wide")]
 
     BINDINGS: ClassVar[list[BindingType]] = [
+        # esc first: when it applies (details open, or another tab) it is the key to know.
+        Binding("escape", "close_detail", "Close"),
+        Binding("escape", "back", "Back"),
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Help"),
         Binding("slash", "filter", "Filter"),
         Binding("ctrl+f", "search", "Search"),
         Binding("p", "toggle_pause", "Pause"),
+        Binding("p", "resume", "Resume"),
         Binding("r", "refresh", "Refresh"),
         Binding("s", "sources", "Sources"),
         Binding("a", "mark_all_read", "All read"),
-        Binding("o", "open_link", "Open link"),
-        Binding("m", "mute_selected", "Mute source"),
-        Binding("escape", "close_detail", "Close", show=False),
+        Binding("o", "open_link", "Open"),
+        Binding("m", "mute_selected", "Mute"),
     ]
 
     paused: reactive[bool] = reactive(False, init=False)
@@ -162,6 +166,8 @@ class FeedwatchApp(App[int]):
         self._alerts: list[Update] = []
         self._alert_timer: Timer | None = None
         self._filter_generation = 0
+        self._filtering = False  # a re-filter pass is running: the bar says "filtering…"
+        self._filter_status = ""
         self._history_complete = False
         self._detail_open = False
         self._search_query: Query | None = None
@@ -202,7 +208,7 @@ class FeedwatchApp(App[int]):
                         yield self.new_label
                     yield self.stream
                 with TabPane("Search", id="search-tab"):
-                    yield QueryBar("search", "", id="search",
+                    yield SearchBar("search", "", id="search",
                                    placeholder="search all stored updates, then enter")
                     yield self.results
                 with TabPane("Sources", id="sources-tab"):
@@ -495,6 +501,8 @@ class FeedwatchApp(App[int]):
                 text += f" · {unread:,} unread"
             if self._muted:
                 text += f" · muted: {', '.join(sorted(flatten(m).text for m in self._muted))}"
+        if not self._filtering:
+            self._show_match_count()  # live arrivals and mutes change it too
         if text != self._count_text:  # a label update re-lays out the screen: only on change
             self._count_text = text
             self.count_label.update(Text(text))
@@ -504,6 +512,19 @@ class FeedwatchApp(App[int]):
             self.stream.empty_text = empty
             self.stream.refresh()
 
+    def _show_match_count(self) -> None:
+        query = self.engine.filter.query
+        if query is None or query.is_empty:
+            self._set_filter_status("")
+            return
+        shown = self.stream.row_count
+        self._set_filter_status(f"{shown:,} {'match' if shown == 1 else 'matches'}")
+
+    def _set_filter_status(self, status: str) -> None:
+        if status != self._filter_status:
+            self._filter_status = status
+            self.query_one("#filter", QueryBar).set_status(status)
+
     @on(StreamView.NewAbove, "#stream")
     def _new_above(self, message: StreamView.NewAbove) -> None:
         label = self.new_label
@@ -511,6 +532,7 @@ class FeedwatchApp(App[int]):
         label.set_class(bool(message.count), "-active")
 
     def watch_paused(self, paused: bool) -> None:
+        self.refresh_bindings()
         self.header.paused = paused
         self.header.held = len(self._held)
         self._show_states()
@@ -543,8 +565,9 @@ class FeedwatchApp(App[int]):
 
     def _refilter(self) -> None:
         self._filter_generation += 1
+        self._filtering = True
         self.stream.restyle()
-        self.query_one("#filter", QueryBar).set_status("filtering…")
+        self._set_filter_status("filtering…")
         self._run_filter(self._filter_generation)
 
     @work(group="filter", exclusive=True, exit_on_error=False)
@@ -585,8 +608,8 @@ class FeedwatchApp(App[int]):
             if self._visible(row) and shown.index(row) is None:
                 shown.insert(row)
         self.stream.set_rows(shown.rows)
-        self.query_one("#filter", QueryBar).set_status(
-            f"{len(visible):,} match" if query is not None else "")
+        self._filtering = False
+        self._show_match_count()
         self._update_counts()
 
     # --- search ------------------------------------------------------------------------
@@ -649,7 +672,7 @@ class FeedwatchApp(App[int]):
     @on(StreamView.Selected)
     def _selected(self, message: StreamView.Selected) -> None:
         if self._detail_open and self.detail.detail is not None \
-                and self.detail.detail.headline.cluster == message.row.id:
+                and self.detail.detail.headline.id == message.row.update.id:
             self.detail.focus()
             return
         self._open_detail(message.row)
@@ -663,7 +686,11 @@ class FeedwatchApp(App[int]):
 
     def _open_detail(self, row: Row) -> None:
         self._detail_open = True
+        # While its details are open the reader is on that story: new arrivals must not
+        # slide under the cursor (and swap the pane's content); they count as "▲ N new".
+        self.stream.follow = False
         self.detail.add_class("-open")
+        self.refresh_bindings()
         self.query_one("#body").add_class("-detail-open")
         self.detail.show_loading(row.update)
         self._load_detail(row.update)
@@ -673,14 +700,16 @@ class FeedwatchApp(App[int]):
     def _refresh_detail_if(self, row: Row) -> None:
         shown = self.detail.detail
         if self._detail_open and shown is not None and shown.headline.cluster == row.id:
-            self._load_detail(row.update)
+            self._load_detail(shown.headline)
 
     @work(group="detail", exclusive=True, exit_on_error=False)
     async def _load_detail(self, update: Update) -> None:
         store = self.store
 
         def load() -> Detail:
-            head = store.get(update.cluster) or update
+            # The update itself, fresh: a stream row's headline, or the very item a search
+            # found (not its cluster's headline, which may be another source's words).
+            head = store.get(update.id) or update
             members = store.cluster_members(update.cluster) or [head]
             revisions = {m.id: store.revisions(m.id) for m in members if m.revision > 1}
             return Detail(head, members, revisions)
@@ -699,7 +728,9 @@ class FeedwatchApp(App[int]):
             return
         focused_detail = self.detail.has_focus
         self._detail_open = False
+        self.stream.follow = True
         self.detail.remove_class("-open")
+        self.refresh_bindings()
         self.query_one("#body").remove_class("-detail-open")
         if focused_detail or self.focused is None:
             self._focus_active_view()
@@ -727,6 +758,35 @@ class FeedwatchApp(App[int]):
         row = view.current
         return row.update if row is not None else None
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Which of two bindings on one key applies (and shows in the footer) right now."""
+        if action == "toggle_pause":
+            return not self.paused
+        if action == "resume":
+            return self.paused
+        if action == "close_detail":
+            return self._detail_open
+        if action == "back":
+            return not self._detail_open and self._active_tab() not in (None, "stream-tab")
+        if action == "open_link":  # the Sources tab has no story selected
+            return self._detail_open or self._active_tab() != "sources-tab"
+        return True
+
+    def _active_tab(self) -> str | None:
+        try:
+            return self.query_one(TabbedContent).active
+        except Exception:  # before compose, or while shutting down
+            return None
+
+    def action_back(self) -> None:
+        """esc on the Search or Sources tab: back to the stream."""
+        self.query_one(TabbedContent).active = "stream-tab"
+        self.stream.focus()
+
+    def action_resume(self) -> None:
+        if self.paused:
+            self.action_toggle_pause()
+
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
 
@@ -751,6 +811,7 @@ class FeedwatchApp(App[int]):
     def _tab_activated(self, message: TabbedContent.TabActivated) -> None:
         if message.pane.id == "sources-tab":
             self._show_states()
+        self.refresh_bindings()
 
     def action_toggle_pause(self) -> None:
         if self.paused:
@@ -844,6 +905,16 @@ class FeedwatchApp(App[int]):
             await self.engine.db(self.store.set_muted, source, muted)
         except StoreError as exc:
             self.notify(str(exc), severity="error", markup=False)
+
+    def on_resize(self, event: events.Resize) -> None:
+        # Less padding between footer keys on a narrow terminal, so more of them fit (ctrl+p
+        # is listed in the help screen).
+        narrow = event.size.width < COMPACT_FOOTER_BELOW
+        for footer in self.query(Footer):
+            if footer.compact != narrow:
+                footer.compact = narrow
+                footer.show_command_palette = not narrow
+                footer.refresh(recompose=True)
 
     def _tick(self) -> None:
         if self.query_one(TabbedContent).active == "sources-tab":

@@ -74,7 +74,7 @@ class DetailPane(VerticalScroll, can_focus=True):
 
     def show(self, detail: Detail) -> None:
         """Show a cluster; a refresh of the same cluster keeps the reader's scroll position."""
-        same = self.detail is not None and self.detail.headline.cluster == detail.headline.cluster
+        same = self.detail is not None and self.detail.headline.id == detail.headline.id
         self.detail = detail
         self.rendered = self.render_detail(detail)
         self.query_one("#detail-body", Static).update(self.rendered)
@@ -119,12 +119,17 @@ class DetailPane(VerticalScroll, can_focus=True):
         out.append(meta + "\n", self._s("detail--meta"))
         out.append_text(self._link(head.url))
         out.append("\n\n")
-        if head.text.strip():
+        # Say each thing once: a photo-only post arrives as title "[photo]", text "[photo]"
+        # and media ("photo",), and a post without a title may repeat its text as title.
+        shown = {_safe(head.title)}
+        if head.text.strip() and _safe(head.text) not in shown:
             out.append_text(self._highlighted(head, "text", head.text))
             out.append("\n")
+            shown.add(_safe(head.text))
         if head.media:
-            out.append(f"[{', '.join(_safe(m) for m in head.media)}]\n",
-                       self._s("detail--meta"))
+            marker = f"[{', '.join(_safe(m) for m in head.media)}]"
+            if marker not in shown:
+                out.append(marker + "\n", self._s("detail--meta"))
 
         sources = len({m.source for m in detail.members}) or 1
         items = len(detail.members)

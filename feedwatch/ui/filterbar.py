@@ -120,3 +120,11 @@ class QueryBar(Vertical):
 
     def action_done(self) -> None:
         self.post_message(self.Done(self))
+
+
+class SearchBar(QueryBar):
+    """The history search box: esc leaves it for its results, not for the stream."""
+
+    BINDINGS: list[BindingType] = [  # noqa: RUF012 - Textual's idiom
+        Binding("escape", "done", "Back to results"),
+    ]

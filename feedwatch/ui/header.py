@@ -11,6 +11,8 @@ from textual.widget import Widget
 
 from .rows import flatten, local
 
+MIN_TITLE = 32  # cells of " feedwatch <topic>" kept before the right side gives way
+
 
 class FeedHeader(Widget):
     """Topic name on the left, live state and clock on the right; ticks once a second."""
@@ -55,6 +57,22 @@ class FeedHeader(Widget):
         left.append(self.title, style("header--title", partial=True))
         if self.subtitle:
             left.append(f"  {self.subtitle}", style("header--subtitle", partial=True))
+        width = self.size.width
+        # On a narrow terminal the right side gives way (clock first, then labels) so the
+        # topic's name stays readable.
+        want = min(left.cell_len, MIN_TITLE)
+        for level in range(4):
+            right = self._right(level)
+            if width - right.cell_len >= want:
+                break
+        room = max(0, width - right.cell_len)
+        left.truncate(room, overflow="ellipsis", pad=True)
+        return Text.assemble(left, right, no_wrap=True, end="")
+
+    def _right(self, level: int) -> Text:
+        """Live state, source health, last update and clock; ``level`` 0 (all of it, with
+        labels) to 3 (the bare minimum)."""
+        style = self.get_component_rich_style
         right = Text(no_wrap=True, end="")
         if not self.polling:
             right.append(" ○ OFFLINE ", style("header--offline", partial=True))
@@ -63,22 +81,22 @@ class FeedHeader(Widget):
             right.append(f" ⏸ PAUSED{held} ", style("header--paused", partial=True))
         else:
             right.append(" ● LIVE ", style("header--live", partial=True))
-        right.append("  sources ", style("header--dim", partial=True))
+        right.append("  sources " if level < 2 else " ", style("header--dim", partial=True))
         right.append(f"{self.ok} ok", style("header--ok", partial=True))
         if self.failing:
             right.append(" · ")
-            right.append(f"{self.failing} failing", style("header--failing", partial=True))
-        if self.waiting:
+            right.append(f"{self.failing} failing" if level < 3 else f"{self.failing} ✗",
+                         style("header--failing", partial=True))
+        if self.waiting and level < 3:
             right.append(f" · {self.waiting} waiting", style("header--dim", partial=True))
-        right.append("  last update ", style("header--dim", partial=True))
-        right.append(local(self.last_update, self.tz).strftime("%H:%M:%S")
-                     if self.last_update else "—")
-        if self.now is not None:
+        if level < 3:
+            right.append("  last update " if level < 2 else "  last ",
+                         style("header--dim", partial=True))
+            right.append(local(self.last_update, self.tz).strftime("%H:%M:%S")
+                         if self.last_update else "—")
+        if self.now is not None and level == 0:
             right.append("  ")
             right.append(local(self.now, self.tz).strftime("%H:%M:%S"),
                          style("header--clock", partial=True))
         right.append(" ")
-        width = self.size.width
-        room = max(0, width - right.cell_len)
-        left.truncate(room, overflow="ellipsis", pad=True)
-        return Text.assemble(left, right, no_wrap=True, end="")
+        return right

@@ -15,7 +15,7 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("g / G", "newest (also jumps to ▲ new) / oldest"),
     ("space / b", "page down / up"),
     ("enter", "details: full text, every source, edits (enter again to scroll it)"),
-    ("esc", "close details / leave an input"),
+    ("esc", "close details / leave an input / back to the stream"),
     ("o", "open the story's link in the browser (http/https only)"),
     ("/", "edit the filter; the whole history re-filters as you type"),
     ("ctrl+f", "search the stored history"),
@@ -63,7 +63,18 @@ class HelpScreen(ModalScreen[None]):
 
     BINDINGS: list[BindingType] = [  # noqa: RUF012 - Textual's idiom
         Binding("escape,q,question_mark", "dismiss", "Close"),
+        Binding("j,down", "scroll('down')", "Down", show=False),
+        Binding("k,up", "scroll('up')", "Up", show=False),
+        Binding("space,pagedown", "scroll('page_down')", "Page down", show=False),
+        Binding("b,pageup", "scroll('page_up')", "Page up", show=False),
+        Binding("g,home", "scroll('home')", "Top", show=False),
+        Binding("G,end", "scroll('end')", "Bottom", show=False),
     ]
+
+    def action_scroll(self, where: str) -> None:
+        """The same keys as the stream: j/k, space/b, g/G."""
+        box = self.query_one("#help-box", VerticalScroll)
+        getattr(box, f"scroll_{where}")(animate=False)
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-box"):

@@ -41,6 +41,8 @@ Highlighter = Callable[[Update], list[Span]]
 AlertCheck = Callable[[Update], bool]
 BADGE_COLOURS = 8
 MAX_BADGE = 18
+MIN_BADGE = 6
+FIXED_WIDTH = 2 + DATE_WIDTH + 6 + 5  # mark, date, "HH:MM ", " +N  "
 
 
 def _no_spans(_: Update) -> list[Span]:
@@ -122,7 +124,8 @@ class StreamView(ScrollView, can_focus=True):
         self.tz = tz
         self._today = today or date.today
         self._palette = {name: i % BADGE_COLOURS for i, name in enumerate(sources)}
-        self.badge_width = min(max((len(s) for s in sources), default=8), MAX_BADGE)
+        self.badge_width = min(max((cell_len(flatten(s).text) for s in sources), default=8),
+                               MAX_BADGE)
         self.empty_text = empty
         self._cache: LRUCache[tuple[object, ...], Strip] = LRUCache(1024)
         self._generation = 0  # bumps when highlights or styles change for every row
@@ -130,6 +133,9 @@ class StreamView(ScrollView, can_focus=True):
         self._base: Style | None = None
         self._styles: dict[tuple[str, str | None], Style] = {}
         self._days: LRUCache[Row, date] = LRUCache(4096)
+        # False while the reader is busy with one row (its details are open): new arrivals
+        # then count as "▲ N new" instead of sliding under the cursor.
+        self.follow = True
 
     # --- data (method calls down) ------------------------------------------------------
 
@@ -151,7 +157,7 @@ class StreamView(ScrollView, can_focus=True):
     @property
     def following(self) -> bool:
         """True while the reader sits on the newest row at the very top (live mode)."""
-        return self.scroll_offset.y == 0 and self.cursor == 0
+        return self.follow and self.scroll_offset.y == 0 and self.cursor == 0
 
     def set_rows(self, rows: Sequence[Row], *, presorted: bool = True) -> None:
         """Replace every row (a new filter), keeping the cursor on the same story when it is
@@ -418,16 +424,17 @@ class StreamView(ScrollView, can_focus=True):
         segments.append(Segment(date_label or " " * DATE_WIDTH, style("stream--date")))
         segments.append(Segment(update.published.astimezone(self.tz).strftime("%H:%M "),
                                 style("stream--time")))
+        badge_width = self.badge_width_for(width)
         badge = flatten(update.source).text
-        if cell_len(badge) > self.badge_width:
-            badge = set_cell_size(badge, self.badge_width - 1) + "…"
-        segments.append(Segment(set_cell_size(badge, self.badge_width),
+        if cell_len(badge) > badge_width:
+            badge = set_cell_size(badge, badge_width - 1) + "…"
+        segments.append(Segment(set_cell_size(badge, badge_width),
                                 style(self._badge_class(update.source))))
         extra = row.sources - 1
         segments.append(Segment((f" +{extra}" if extra > 0 else "").ljust(5),
                                 style("stream--count-updated" if row.updated
                                       else "stream--count")))
-        used = 2 + DATE_WIDTH + 6 + self.badge_width + 5
+        used = FIXED_WIDTH + badge_width
         suffix = " edited" if update.edited else ""
         room = max(0, width - used - len(suffix))
         segments.extend(self._title(update, room, style,
@@ -435,6 +442,11 @@ class StreamView(ScrollView, can_focus=True):
         if suffix:
             segments.append(Segment(suffix, style("stream--edited")))
         return Strip(segments).crop_extend(0, width, style(""))
+
+    def badge_width_for(self, width: int) -> int:
+        """The source column's width: the longest name up to MAX_BADGE, but at most a third
+        of what the fixed columns leave, so a narrow terminal keeps room for the headline."""
+        return max(MIN_BADGE, min(self.badge_width, (width - FIXED_WIDTH) // 3))
 
     def _title(self, update: Update, room: int, style: Callable[[str], Style],
                match: Style) -> list[Segment]:
