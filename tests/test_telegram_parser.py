@@ -292,6 +292,276 @@ def test_terminal_escapes_are_stripped() -> None:
     assert "\x1b" not in entry.title
 
 
+# --- the variety of real markup -----------------------------------------------------------------
+
+VARIETY = "levant_flash"
+
+
+@pytest.fixture(scope="module")
+def variety() -> ChannelPage:
+    return parse_channel_page(load("variety_page.html"), VARIETY)
+
+
+@pytest.fixture(scope="module")
+def vposts(variety: ChannelPage) -> dict[int, Entry]:
+    return {p.id: p.entry for p in variety.posts}
+
+
+def test_variety_page_header(variety: ChannelPage) -> None:
+    assert variety.title == "Levant Flash 🚨"
+    assert variety.before == 501  # the "older" link, not the data-after "newer" one at the end
+    ids = [p.id for p in variety.posts]
+    assert ids == [501, 502, 503, 504, 505, 506, 507, 508, 509, 510, 513, 515, 516, 517, 518,
+                   520, 521]  # fmt: skip
+    assert 519 not in ids  # the pin is a service message
+
+
+def test_rich_text_emoji_once_spoilers_entities_code(vposts: dict[int, Entry]) -> None:
+    e = vposts[501]
+    assert e.text == (
+        "❗️Strikes reported near the port\n"
+        "🔥 Fires at two warehouses, casualties: at least 3, source: port official.\n"
+        'Officials "assess damage" & roads are open closed <for now>. Code R-7 is in force.\n\n'
+        "Sector Status\nNorth closed\nSouth open\n"
+        "Stay safe 🙏"
+    )
+    for glyph in ("❗️", "🔥", "🙏"):
+        assert e.text.count(glyph) == 1  # <tg-emoji><i class="emoji"><b>…</b></i> is one emoji
+    assert "&amp;" not in e.text and "&quot;" not in e.text and "\u00a0" not in e.text
+    assert e.title == "Strikes reported near the port"
+    assert e.views == 987
+    assert e.media == ()
+
+
+def test_quote_tags_and_links_with_a_preview_below(vposts: dict[int, Entry]) -> None:
+    e = vposts[502]
+    assert e.text == (
+        "#Beirut #update\n"
+        "Statement quoted by @lebanon_state_news:\n\n"
+        "The ministry says schools stay closed on Monday.\nExams are postponed by one week.\n"
+        "Markets: $BRENT up 2%. Details: "
+        "https://www.reuters.com/world/middle-east/beirut-port-2025-09-14/"
+    )
+    assert e.title == "Statement quoted by @lebanon_state_news:"  # the tag line gives way
+    assert e.views == 3_400_000
+    assert e.media == ()  # a preview of a link in the text is not media
+    assert "Reuters" not in e.text and "1.2K" not in e.text and "⭐" not in e.text  # reactions
+
+
+def test_link_only_post_reads_its_preview(vposts: dict[int, Entry]) -> None:
+    e = vposts[503]
+    assert e.media == ("link",)
+    assert e.title == "Fire at Beirut port brought under control"
+    assert e.text == (
+        "[link] Fire at Beirut port brought under control — AP News "
+        "(https://apnews.com/article/lebanon-port-fire-0a1b2c3d)\n"
+        "Civil defence crews worked through the night."
+    )
+    assert "\u200b" not in e.text
+
+
+@pytest.mark.parametrize(
+    ("post_id", "media", "text"),
+    [
+        (504, ("video",), "Footage from the harbour 👇"),  # "Media is too big" is no extra item
+        (505, ("round_video",), "[round video]"),
+        (506, ("voice",), "[voice]"),
+        (507, ("sticker",), "[sticker]"),
+        (508, ("location",), "[location] Port of Beirut, Gate 3"),
+        (509, ("unsupported",), "[unsupported]"),
+        (510, ("photo", "photo", "video"), "Scenes from Gemmayzeh this morning"),
+        (513, ("document", "document"), "[document ×2] ministry_statement_ar.pdf"),
+        (521, ("photo",), "[photo]"),  # a caption of white space and U+200B is no caption
+    ],
+)
+def test_media_markers(vposts: dict[int, Entry], post_id: int, media: tuple[str, ...],
+                       text: str) -> None:  # fmt: skip
+    e = vposts[post_id]
+    assert e.media == media
+    assert e.text == text
+    assert e.title
+    assert e.published is not None
+
+
+def test_album_parts_are_not_posts(vposts: dict[int, Entry]) -> None:
+    assert 511 not in vposts and 512 not in vposts and 514 not in vposts
+
+
+def test_forward_from_profile_link_is_no_post_permalink(vposts: dict[int, Entry]) -> None:
+    e = vposts[515]
+    assert e.forwarded_from == "Rami Haddad"
+    assert e.forwarded_url is None  # t.me/<user> names no post: no exact-duplicate key
+
+
+def test_forward_with_origin_signature(vposts: dict[int, Entry]) -> None:
+    e = vposts[516]
+    assert e.forwarded_from == "Cedar Desk"
+    assert e.forwarded_url == "https://t.me/cedar_desk/4410"
+    assert e.author is None  # the origin's signature is not this channel's author
+
+
+def test_forward_from_hidden_user(vposts: dict[int, Entry]) -> None:
+    e = vposts[517]
+    assert (e.forwarded_from, e.forwarded_url) == ("Nour", None)
+
+
+def test_reply_metatext_signed_edited_offset_time(vposts: dict[int, Entry]) -> None:
+    e = vposts[518]
+    assert e.reply_to == f"https://t.me/{VARIETY}/501"
+    assert e.text == "Update: casualty figure revised to 5."
+    assert "Strikes" not in e.text
+    assert e.edited  # "edited &nbsp;" before the date
+    assert e.author == "Hala S."
+    assert e.published == datetime(2025, 9, 14, 22, 31, tzinfo=UTC)
+    assert e.published is not None and e.published.utcoffset() == timedelta(hours=3)
+    assert e.views == 30_000
+
+
+def test_rtl_text_and_arabic_marker(vposts: dict[int, Entry]) -> None:
+    e = vposts[520]
+    assert e.text == "🔴 عاجل: حريق في مرفأ بيروت وإصابات بين العمال\nالتفاصيل لاحقاً"
+    assert e.title == "حريق في مرفأ بيروت وإصابات بين العمال"
+
+
+def _page(*widgets: str, head: str = "", more: str = "") -> str:
+    return (
+        f'<html><head>{head}</head><body><div class="tgme_channel_info">'
+        '<div class="tgme_channel_info_header_title"><span dir="auto">Chan</span></div></div>'
+        f'<section class="tgme_channel_history">{more}{"".join(widgets)}</section></body></html>'
+    )
+
+
+def _widget(post_id: int, bubble: str, cls: str = "") -> str:
+    return (
+        f'<div class="tgme_widget_message_wrap"><div class="tgme_widget_message{cls} '
+        f'js-widget_message" data-post="chan/{post_id}"><div class="tgme_widget_message_bubble">'
+        f'{bubble}<div class="tgme_widget_message_footer"><div class="tgme_widget_message_'
+        'info"><span class="tgme_widget_message_views">1K</span><span class="tgme_widget_'
+        f'message_meta"><a class="tgme_widget_message_date" href="https://t.me/chan/{post_id}">'
+        '<time datetime="2025-06-02T10:00:00+00:00">10:00</time></a></span></div></div>'
+        "</div></div></div>"
+    )
+
+
+def _text(inner: str) -> str:
+    return f'<div class="tgme_widget_message_text js-message_text" dir="auto">{inner}</div>'
+
+
+def _one(bubble: str) -> Entry:
+    (post,) = parse_channel_page(_page(_widget(1, bubble)), "chan").posts
+    return post.entry
+
+
+@pytest.mark.parametrize(
+    ("inner", "text"),
+    [
+        ("<b><i><u><s>deep</s></u></i></b> and <b>bold <i>italic</i></b>", "deep and bold italic"),
+        ("<b>" * 300 + "nested" + "</b>" * 300, "nested"),
+        ("a &lt;b&gt; &amp;amp; &quot;c&quot; &#39;d&#39; &#x41; &copy; &hellip;",
+         "a <b> &amp; \"c\" 'd' A © …"),
+        ("one<br>two<br/>three<br />four", "one\ntwo\nthree\nfour"),
+        ('<tg-spoiler>hidden</tg-spoiler> / <span class="tg-spoiler">also</span>', "hidden / also"),
+        ('<img class="emoji" alt="🚀" src="x.png"> launch', "🚀 launch"),
+        ('<tg-emoji emoji-id="1"><i class="emoji" style="background-image:url(\'e.png\')">'
+         "<b>🔥</b></i></tg-emoji><tg-emoji emoji-id=\"2\">🔥</tg-emoji>", "🔥🔥"),
+        ('<blockquote expandable>quoted<br/>lines</blockquote>', "quoted\nlines"),
+        ("<pre><code class=\"language-python\">x = 1\ny = 2</code></pre>", "x = 1\ny = 2"),
+        ('<a href="https://example.org/x">example.org/x</a>', "https://example.org/x"),
+        ('<a href="https://example.org/x">the report</a>', "the report (https://example.org/x)"),
+        ('<a href="https://t.me/some_chan">@some_chan</a> <a href="?q=%23tag">#tag</a>',
+         "@some_chan #tag"),
+        ("\u200fשלום עולם &lrm;(IL)", "\u200fשלום עולם \u200e(IL)"),  # RTL, marks kept
+    ],
+)  # fmt: skip
+def test_message_text_markup(inner: str, text: str) -> None:
+    assert _one(_text(inner)).text == text
+
+
+def test_whitespace_only_post_without_media() -> None:
+    e = _one(_text(" &nbsp; <br/> \u200b\u200c "))
+    assert (e.text, e.title, e.media) == ("", "", ())
+
+
+def test_very_long_post() -> None:
+    body = "<br/>".join(f"Paragraph {i}: " + "word " * 60 for i in range(40))
+    e = _one(_text("<b>Long read</b><br/>" + body))
+    assert e.title == "Long read"
+    assert e.text.count("\n") == 40
+    assert len(e.text) > 10_000
+
+
+def test_edited_mark_variants() -> None:
+    meta = '<span class="tgme_widget_message_meta">{}<a class="tgme_widget_message_date" ' \
+        'href="https://t.me/chan/1"><time datetime="2025-06-02T10:00:00+00:00">10:00</time></a>' \
+        "</span>"  # fmt: skip
+    for mark, edited in (("edited &nbsp;", True), ("изменено ", True),
+                         ('<span class="tgme_widget_message_edited">edited</span>', True),
+                         ("", False)):  # fmt: skip
+        (post,) = parse_channel_page(_page(_widget(1, _text("x") + meta.format(mark))),
+                                     "chan").posts  # fmt: skip
+        assert post.entry.edited is edited, mark
+
+
+def test_forward_box_without_name_element() -> None:
+    e = _one('<div class="tgme_widget_message_forwarded_from accent_color">Forwarded from '
+             '<a href="https://t.me/origin_chan/77"><span dir="auto">Origin</span></a></div>'
+             + _text("body"))  # fmt: skip
+    assert (e.forwarded_from, e.forwarded_url) == ("Origin", "https://t.me/origin_chan/77")
+    e = _one('<div class="tgme_widget_message_forwarded_from">Forwarded from Someone</div>'
+             + _text("body"))  # fmt: skip
+    assert (e.forwarded_from, e.forwarded_url) == ("Someone", None)
+
+
+def test_video_player_that_is_too_big_without_caption() -> None:
+    e = _one('<a class="tgme_widget_message_video_player not_supported js-message_video_player" '
+             'href="https://t.me/chan/1"><i class="tgme_widget_message_video_thumb"></i>'
+             '<div class="message_media_not_supported"><div class="message_media_not_supported_'
+             'label">Media is too big</div></div><time class="message_video_duration">1:02:05'
+             "</time></a>")  # fmt: skip
+    assert (e.media, e.text) == (("video",), "[video]")
+
+
+def test_link_preview_only_site_name() -> None:
+    e = _one(_text('<a href="https://example.org/a">\u200b</a>')
+             + '<a class="tgme_widget_message_link_preview" href="https://example.org/a">'
+             '<div class="link_preview_site_name">Example</div></a>')  # fmt: skip
+    assert e.media == ("link",)
+    assert e.text == "[link] Example (https://example.org/a)"
+
+
+def test_before_cursor_fallbacks() -> None:
+    post = _widget(40, _text("x"))
+    assert parse_channel_page(_page(post), "chan").before is None
+    href_only = '<a class="tme_messages_more js-messages_more" href="/s/chan?before=40"></a>'
+    assert parse_channel_page(_page(post, more=href_only), "chan").before == 40
+    rel_prev = '<link rel="prev" href="/s/chan?before=40">'
+    assert parse_channel_page(_page(post, head=rel_prev), "chan").before == 40
+    after_only = '<a class="tme_messages_more" href="/s/chan?after=40" data-after="40"></a>'
+    assert parse_channel_page(_page(post, more=after_only), "chan").before is None
+
+
+def test_title_falls_back_to_og_title() -> None:
+    body = (
+        '<html><head><meta property="og:title" content="Open Graph Chan"></head><body>'
+        '<div class="tgme_channel_info"></div>' + _widget(1, _text("x")) + "</body></html>"
+    )
+    assert parse_channel_page(body, "chan").title == "Open Graph Chan"
+
+
+def test_pinned_and_other_service_posts_are_skipped() -> None:
+    page = parse_channel_page(
+        _page(
+            _widget(1, _text("real")),
+            _widget(
+                2, _text('Chan pinned «<a href="https://t.me/chan/1">real</a>»'), " service_message"
+            ),
+            _widget(3, _text("Channel name was changed to «Chan»"), " service_message"),
+        ),
+        "chan",
+    )
+    assert [p.id for p in page.posts] == [1]
+
+
 # --- small helpers ------------------------------------------------------------------------------
 
 
@@ -360,6 +630,18 @@ def test_format_views(views: int, shown: str) -> None:
         ("[photo]", "[photo]"),
         ("#Istanbul talks", "#Istanbul talks"),
         ("Axios: Russia demands withdrawal", "Axios: Russia demands withdrawal"),
+        # A line of hashtags files the post; the next line says what happened.
+        ("#Beirut #update\nPort fire under control", "Port fire under control"),
+        ("#Beirut, #Lebanon\n\n❗️ Port fire under control", "Port fire under control"),
+        ("#Beirut", "#Beirut"),
+        # Markers in other languages and scripts.
+        ("🔴 عاجل: حريق في المرفأ", "حريق في المرفأ"),
+        ("ТЕРМІНОВО: вибухи у Києві", "вибухи у Києві"),
+        ("Son dakika: İstanbul'da deprem", "İstanbul'da deprem"),
+        ("SON DAKİKA | İstanbul'da deprem", "İstanbul'da deprem"),
+        ("Última hora: huelga general", "huelga general"),
+        ("EILMELDUNG: Streik bei der Bahn", "Streik bei der Bahn"),
+        ("מבזק: אזעקות בצפון", "אזעקות בצפון"),
     ],
 )
 def test_derive_title(text: str, title: str) -> None:
@@ -552,6 +834,8 @@ def test_round_trip_random_texts(texts: list[str]) -> None:
     assert [p.id for p in page.posts] == [p.id for p in demo]
     for post, text in zip(page.posts, texts, strict=True):
         expected = clean_text(text.replace("\x00", ""))  # HTML cannot carry NUL
+        if not expected.strip("\u200b\u200c\u200d\u2060\ufeff \n"):
+            expected = ""  # only white space and zero-width characters: no text at all
         assert post.entry.text == expected
         assert post.entry.title == derive_title(expected)
         assert "\x1b" not in post.entry.text

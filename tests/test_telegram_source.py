@@ -168,3 +168,29 @@ def test_once_cli_prints_channel_posts_then_nothing(httpserver: HTTPServer, tmp_
     assert records[0]["text"].startswith("Post 100: talks update ❗️")
     second = run_cli("once", "-c", str(cfg), "--db", str(tmp_path / "db"), env=env)
     assert second.returncode == 0 and second.stdout == ""
+
+
+async def test_varied_real_markup_end_to_end(httpserver: HTTPServer, tmp_path: Path) -> None:
+    """A page with every kind of post (media-only, link-only, forwards, a pin) stores cleanly."""
+    page = (Path(__file__).parent / "data" / "telegram" / "variety_page.html").read_bytes()
+    httpserver.expect_request("/s/levant_flash").respond_with_data(
+        page, content_type="text/html; charset=utf-8"
+    )
+    t = parse_topic(f"""
+[telegram]
+base_url = "{httpserver.url_for('/').rstrip('/')}"
+[[source]]
+telegram = "levant_flash"
+""")
+    store = Store(tmp_path / "fw.db")
+    async with Engine(t, store) as engine:
+        result = await poll(engine)
+    assert result.ok, result.error
+    keys = {e.update.key for e in result.events}
+    assert len(keys) == 17 and "levant_flash/519" not in keys  # the pin is not a post
+    by_key = {u.key: u for u in store.all_updates()}
+    assert by_key["levant_flash/503"].media == ("link",)
+    assert by_key["levant_flash/509"].text == "[unsupported]"
+    assert by_key["levant_flash/515"].forwarded_url is None
+    assert all(u.url == f"https://t.me/{u.key}" for u in by_key.values())
+    store.close()

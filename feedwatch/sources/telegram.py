@@ -109,6 +109,9 @@ _MARKER = re.compile(
       | updated? | upd | adding | added | more | also | correction
       | срочно | молния | важно | эксклюзив | дополнение | подробнее | добавим | обновление
       | апд | ещё | еще
+      | терміново | блискавка | доповнення | оновлено
+      | son\s+dak[iİıI]ka | última\s+hora | eilmeldung
+      | عاجل | فوري | فوری | מבזק | דחוף
     )(?=\W|$)""",
     re.IGNORECASE | re.VERBOSE,
 )
@@ -147,16 +150,20 @@ def _strip_markers(line: str) -> str:
     return line.strip()
 
 
+# A line of nothing but tags ("#Beirut #update") files the post; it does not say what happened.
+_HASHTAGS_ONLY = re.compile(r"(?:[#$]\w[\w@.]*[\s,;|·•]*)+")
+
+
 def derive_title(text: str, limit: int = 120) -> str:
     """A headline for an untitled post: its first meaningful line, markers stripped.
 
     Channels open posts with "❗️", "BREAKING:", "СРОЧНО", "More:" …; those say nothing about the
     story and would defeat title matching, so the title drops them (the text keeps them). A
-    first line that is only markers gives way to the next line.
+    first line that is only markers, or only hashtags, gives way to the next line.
     """
     for raw in text.split("\n"):
         line = _strip_markers(raw.strip())
-        if line:
+        if line and not _HASHTAGS_ONLY.fullmatch(line):
             return truncate(line, limit)
     return first_line(text, limit)
 
@@ -281,8 +288,12 @@ def _layout_error(channel: str, base: str) -> LayoutChangedError:
 
 
 def _channel_title(tree: LexborHTMLParser) -> str | None:
-    node = tree.css_first(".tgme_channel_info_header_title")
-    title = _one_line(node.text()) if node is not None else ""
+    title = ""
+    for selector in (".tgme_channel_info_header_title", ".tgme_header_title"):
+        node = tree.css_first(selector)
+        title = _one_line(node.text()) if node is not None else ""
+        if title:
+            break
     if not title:
         meta = tree.css_first('meta[property="og:title"]')
         title = _one_line(meta.attributes.get("content") or "") if meta is not None else ""
@@ -290,9 +301,26 @@ def _channel_title(tree: LexborHTMLParser) -> str | None:
 
 
 def _before(tree: LexborHTMLParser) -> int | None:
-    node = tree.css_first("a.tme_messages_more[data-before]")
-    value = (node.attributes.get("data-before") or "") if node is not None else ""
-    return int(value) if value.strip().isdigit() else None
+    """The id for the next older page: the "load more" link, else ``<link rel="prev">``.
+
+    A page read with ``?before=`` also has a "newer" link (``data-after``); it is not this one.
+    """
+    for node in tree.css("a.tme_messages_more"):
+        value = (node.attributes.get("data-before") or "").strip()
+        if not value and node.attributes.get("data-after") is None:
+            value = _query_before(node.attributes.get("href"))
+        if value.isdigit():
+            return int(value)
+    for node in tree.css("link[rel=prev]"):
+        value = _query_before(node.attributes.get("href"))
+        if value.isdigit():
+            return int(value)
+    return None
+
+
+def _query_before(href: str | None) -> str:
+    query = urlsplit(_fix_amp(href or "")).query
+    return ((parse_qs(query).get("before") or [""])[0]).strip()
 
 
 def _is_service(widget: LexborNode) -> bool:
@@ -305,6 +333,7 @@ def _is_service(widget: LexborNode) -> bool:
 _ROLES: dict[str, str] = {
     "tgme_widget_message_text": "text",
     "tgme_widget_message_forwarded_from_name": "forwarded",
+    "tgme_widget_message_forwarded_from": "forwarded_box",
     "tgme_widget_message_from_author": "author",
     "tgme_widget_message_views": "views",
     "tgme_widget_message_meta": "meta",
@@ -356,11 +385,18 @@ def _parse_post(widget: LexborNode, data_post: str, base: str) -> TelegramPost |
     post_id = int(num)
 
     reply_to = None
-    reply = widget.css_first(".tgme_widget_message_reply")
-    if reply is not None:
+    while (reply := widget.css_first(".tgme_widget_message_reply")) is not None:
         href = reply.attributes.get("href")
-        reply_to = _permalink(href, base) if href else None
+        if reply_to is None and href:
+            reply_to = _permalink(href, base)
         reply.decompose()  # nothing inside the quote belongs to this post
+    # A link preview renders a link of the text; its parts (thumbnails, a quoted post) are not
+    # this post's media. It is kept aside as the content of a post that is only a link.
+    preview = None
+    while (node := widget.css_first(".tgme_widget_message_link_preview")) is not None:
+        if preview is None:
+            preview = _link_preview(node)
+        node.decompose()
     parts = _parts(widget)
 
     text_nodes = parts.get("text", [])
@@ -369,24 +405,27 @@ def _parse_post(widget: LexborNode, data_post: str, base: str) -> TelegramPost |
     if text_node is None and text_nodes:
         text_node = text_nodes[0]
     text = clean_text(_node_text(text_node)) if text_node is not None else ""
+    if not text.strip(_INVISIBLE + " \n"):
+        text = ""  # a caption of white space and zero-width characters says nothing
 
     media, media_line, media_title = _media(widget, parts)
+    if not media and not text and preview is not None:
+        media, media_line, media_title = ("link",), preview[0], preview[1]
     title = derive_title(text)
     if not text:
         text = media_line
         title = media_title or media_line
 
-    forwarded_from = forwarded_url = None
-    if (fwd := _first(parts, "forwarded")) is not None:
-        forwarded_from = _one_line(fwd.text()) or None
-        href = fwd.attributes.get("href") if fwd.tag == "a" else None
-        forwarded_url = canonical_url(_permalink(href, base)) if href else None
+    forwarded_from, forwarded_url = _forwarded(parts, base)
 
     author_node, views_node = _first(parts, "author"), _first(parts, "views")
     author = _one_line(author_node.text()) if author_node is not None else ""
     views = parse_views(views_node.text()) if views_node is not None else None
     meta = _first(parts, "meta")
-    edited = meta is not None and "edited" in meta.text(deep=False).lower()
+    edited = meta is not None and (
+        _EDITED.search(meta.text(deep=False)) is not None
+        or meta.css_first("[class*='edited']") is not None
+    )
 
     entry = Entry(
         key=data_post,
@@ -403,6 +442,62 @@ def _parse_post(widget: LexborNode, data_post: str, base: str) -> TelegramPost |
         edited=edited,
     )
     return TelegramPost(post_id, entry)
+
+
+_FORWARDED_PREFIX = re.compile(r"^\s*forwarded\s+from\s*:?\s*", re.IGNORECASE)
+
+
+def _forwarded(parts: dict[str, list[LexborNode]], base: str) -> tuple[str | None, str | None]:
+    """Origin name and origin post permalink of a forwarded post.
+
+    The name is a link to the origin post (a channel), a link to a profile (a person with a
+    public username: no post, so no permalink) or a bare span (a person hiding their account).
+    """
+    name_node = _first(parts, "forwarded")
+    box = _first(parts, "forwarded_box")
+    if name_node is not None:
+        name = _one_line(name_node.text())
+        link = name_node if name_node.tag == "a" else None
+    elif box is not None:  # an unknown inner layout: the box's words minus "Forwarded from"
+        name = _FORWARDED_PREFIX.sub("", _one_line(box.text()), count=1)
+        link = box.css_first("a[href]")
+    else:
+        return None, None
+    if link is None and box is not None and name_node is not None:
+        link = next((a for a in box.css("a[href]") if _one_line(a.text()) == name), None)
+    href = (link.attributes.get("href") or "").strip() if link is not None else ""
+    url = _permalink(href, base) if href else None
+    if url is not None and not _is_post_link(url):
+        url = None  # a profile or channel link is no exact-duplicate key
+    return name or None, canonical_url(url) if url else None
+
+
+def _is_post_link(url: str) -> bool:
+    segments = [p for p in urlsplit(url).path.split("/") if p]
+    return len(segments) == 2 and segments[1].isdigit()
+
+
+def _link_preview(node: LexborNode) -> tuple[str, str]:
+    """A link preview as the marker line of a link-only post, and a title hint."""
+    words = {}
+    for cls in ("link_preview_site_name", "link_preview_title", "link_preview_description"):
+        part = node.css_first(f".{cls}")
+        words[cls] = _one_line(part.text()) if part is not None else ""
+    href = _fix_amp((node.attributes.get("href") or "").strip())
+    url = href if href.lower().startswith(("http://", "https://")) else ""
+    site, headline, about = (words["link_preview_site_name"], words["link_preview_title"],
+                             words["link_preview_description"])  # fmt: skip
+    hint = headline or about or site or url
+    line = "[link]"
+    if hint:
+        line += f" {hint}"
+    if site and site != hint:
+        line += f" — {site}"
+    if url and url != hint:
+        line += f" ({url})"
+    if about and about != hint:
+        line += f"\n{about}"
+    return clean_text(line), truncate(hint, 120) if hint else ""
 
 
 def _first(parts: dict[str, list[LexborNode]], role: str) -> LexborNode | None:
@@ -427,6 +522,13 @@ def _published(node: LexborNode | None) -> datetime | None:
         return None
     return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
+
+# The "edited" mark beside the time; English on t.me, but a localized page says it its own way.
+_EDITED = re.compile(
+    r"edited|изменено|змінено|bearbeitet|modifié|editado|modificato|düzenlendi|bewerkt"
+    r"|edytowano|upraveno|redigerad|redigeret|muokattu|編集済|已编辑|編輯|편집됨|ویرایش|معدل|נערך",
+    re.IGNORECASE,
+)
 
 _VIEW_SCALE = {"": 1, "K": 1_000, "M": 1_000_000, "B": 1_000_000_000}
 _VIEWS = re.compile(r"(\d+(?:[.,]\d+)?)\s*([KMB]?)", re.IGNORECASE)
@@ -458,10 +560,14 @@ def _media(
     markers: list[str] = []
     for marker in _MEDIA:
         found = len(parts.get(marker, ()))
-        if found:
+        if found and marker != "unsupported":
             markers.extend([marker] * (1 if marker in _ONCE else found))
     if not markers and widget.css_first("video") is not None:
         markers.append("video")
+    # The "not supported" notice also sits, hidden, inside video players ("Media is too big")
+    # and beside stickers and round videos as their fallback: only alone is it the content.
+    if not markers and parts.get("unsupported"):
+        markers.append("unsupported")
     if not markers:
         return (), "", ""
 
@@ -511,6 +617,9 @@ def _node_text(root: LexborNode) -> str:
         tag = node.tag or ""
         if tag == "br":
             out.append("\n")
+        elif tag == "img":
+            if "emoji" in (node.attributes.get("class") or ""):
+                out.append(node.attributes.get("alt") or "")
         elif tag == "a":
             out.append(_link_text(node))
         elif tag in _SKIP_TAGS or not node.is_element_node:
