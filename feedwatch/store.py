@@ -527,6 +527,14 @@ class Store:
                            (expression,))
         return {r[0] for r in rows}
 
+    def fts_members(self, expression: str) -> list[Update]:
+        """Cluster members other than headlines whose title/text match an FTS5 expression:
+        a story is shown when any of its reports matches, not only the first one."""
+        rows = self._query(
+            f"SELECT {_UPDATE_COLUMNS} {_FROM} WHERE u.id IN (SELECT rowid FROM updates_fts"
+            " WHERE updates_fts MATCH ?) AND u.id != u.cluster", (expression,))
+        return [_row_to_update(r) for r in rows]
+
     def search(self, expression: str | None, limit: int = 1000) -> list[Update]:
         if expression is None:
             return self.latest(limit)

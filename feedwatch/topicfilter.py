@@ -58,6 +58,10 @@ class TopicFilter:
             return False
         return not (self.mute is not None and self.mute.matches(update))
 
+    def hides(self, update: Update) -> bool:
+        """The topic's ``mute`` query hides this update (whatever else matches)."""
+        return self.mute is not None and self.mute.matches(update)
+
     def alert(self, update: Update) -> bool:
         if self.alert_query is None or not self.show(update):
             return False

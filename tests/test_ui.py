@@ -579,3 +579,32 @@ async def test_photo_only_post_shows_its_marker_once(store: Store) -> None:
         await wait_for(lambda: app.detail.detail is not None, pilot, what="detail")
         head = detail_text(app).split("── Reported by")[0]
         assert head.count("[photo]") == 1
+
+
+async def test_filter_shows_a_story_when_any_of_its_reports_matches(store: Store) -> None:
+    """The headline is English, a later report of the same story Russian: a Cyrillic query
+    shows the story (and a report joining live brings its story in, too)."""
+    now = datetime.now(UTC)
+    (head,) = store.ingest("Bosphorus Wire", [
+        Entry("h", "Talks in Istanbul ended", "The delegations left the palace",
+              published=now - timedelta(minutes=10))], now)
+    store.ingest("Telegram RU", [
+        Entry("m", "Переговоры в Стамбуле завершились", "Делегации покинули дворец",
+              published=now - timedelta(minutes=8))], now, classify=lambda _: head.update.id)
+    (budget,) = store.ingest("Ledger", [
+        Entry("b", "Budget vote delayed", "Parliament adjourned",
+              published=now - timedelta(minutes=5))], now)
+    app = FeedwatchApp(demo_topic(alert=""), store, live=False)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_for(lambda: len(app.stream.rows) == 2, pilot, what="history")
+        await pilot.press("slash", *"переговор*")
+        await wait_for(lambda: titles(app) == ["Talks in Istanbul ended"], pilot,
+                       what="story shown for its Russian report")
+        assert app.stream.rows[0].sources == 2
+        # a matching report joins the budget story live: that story appears as well
+        (joined,) = store.ingest("Telegram UA", [
+            Entry("j", "Переговоры о бюджете отложены", "Рада",
+                  published=now - timedelta(minutes=4))], now,
+            classify=lambda _: budget.update.id)
+        app.post_message(UpdateArrived(joined))
+        await wait_for(lambda: "Budget vote delayed" in titles(app), pilot, what="live join")

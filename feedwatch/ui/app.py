@@ -349,6 +349,17 @@ class FeedwatchApp(App[int]):
 
     def _visible(self, row: Row) -> bool:
         update = row.update
+        if update.source in self._muted:
+            return False
+        topic = self.engine.filter
+        return topic.show(update) or (row.member_match and not topic.hides(update))
+
+    def _matching_stories(self, expression: str) -> set[int]:
+        """(Database thread.) Clusters with a report other than the headline that shows."""
+        return {m.cluster for m in self.store.fts_members(expression) if self._member_shows(m)}
+
+    def _member_shows(self, update: Update) -> bool:
+        """A report joining a story would show on its own: the story shows for it."""
         return update.source not in self._muted and self.engine.filter.show(update)
 
     def _apply(self, event: UpdateEvent) -> None:
@@ -372,6 +383,10 @@ class FeedwatchApp(App[int]):
                 return
             row.sources = max(row.sources, update.sources_in_cluster)
             row.updated = True
+            if not row.member_match and self._member_shows(update):
+                row.member_match = True
+                if self.stream.index_of(row) is None and self._visible(row):
+                    self.stream.insert(row)
             row.touch()
             self._marked.add(row)
             self.stream.refresh_row(row)
@@ -576,11 +591,14 @@ class FeedwatchApp(App[int]):
         matcher over the in-memory rows in short slices on the loop, then one swap."""
         query = self.engine.filter.query
         candidates: set[int] | None = None
+        stories: set[int] = set()  # clusters with a matching report other than the headline
         if query is not None and not query.is_empty:
             expression = query.fts_expression()
             if expression:
                 try:
                     candidates = await self.engine.db(self.store.fts_ids, expression)
+                    # matched off the loop: a broad query can hit tens of thousands
+                    stories = await self.engine.db(self._matching_stories, expression)
                 except StoreError:
                     candidates = None  # the exact matcher alone still gives the right answer
         if generation != self._filter_generation:
@@ -588,14 +606,16 @@ class FeedwatchApp(App[int]):
         rows = list(self.history.rows())
         live_mark = len(self._live_rows)
         muted = set(self._muted)
-        show = self.engine.filter.show
+        show, hides = self.engine.filter.show, self.engine.filter.hides
         visible: list[Row] = []
 
         def select(row: Row) -> None:
             update = row.update
-            if candidates is not None and update.id not in candidates:
+            row.member_match = row.id in stories
+            if candidates is not None and update.id not in candidates and not row.member_match:
                 return
-            if update.source not in muted and show(update):
+            if update.source not in muted and (
+                    show(update) or (row.member_match and not hides(update))):
                 visible.append(row)
 
         done = await sliced(rows, select,

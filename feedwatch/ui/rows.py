@@ -28,6 +28,8 @@ class Row:
     version: int = 0  # bumped on every change; part of the render cache key
     alerted: bool = False
     ts: float = 0.0
+    # another report of the story (not the headline) matches the filter: shown for it
+    member_match: bool = False
 
     def __post_init__(self) -> None:
         self.ts = self.update.published.timestamp()
