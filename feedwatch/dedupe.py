@@ -1551,6 +1551,13 @@ class ClusterIndex:
         self._index(doc, f, wall, wsame, wcross, keys, decision.cluster)
         return decision
 
+    def revise(self, doc: DedupeDoc) -> Decision:
+        """An indexed update was edited by its source: forget the old text, decide afresh
+        (a corrected figure can make a lone report join the story it belongs to)."""
+        for serial in [s for s, d in self._docs.items() if d.ext == doc.id]:
+            self._evict(serial)
+        return self.add(doc)
+
     def restore(self, doc: DedupeDoc, cluster: int) -> None:
         """Re-index a stored update with its known cluster (replay after a restart)."""
         f = extract(doc.title, doc.text)

@@ -173,12 +173,16 @@ class Engine:
         features = self._features.get((update.title, update.text))
         return self.index.add(_dedupe_doc(update), features).cluster
 
+    def _reclassify(self, update: Update) -> int:
+        return self.index.revise(_dedupe_doc(update)).cluster
+
     def _ingest(self, spec: SourceSpec, entries: list[Entry],
                 features: Features | None = None) -> list[UpdateEvent]:
         self._restore_index()
         self._features = features or {}
         try:
             return self.store.ingest(spec.name, entries, self.clock(), classify=self._classify,
+                                     reclassify=self._reclassify,
                                      title_identity=spec.kind is SourceKind.FEED)
         finally:
             self._features = {}

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .model import Entry, EventKind, SourceState, Update, UpdateEvent
 from .textutil import canonical_url, text_fingerprint
@@ -301,12 +301,14 @@ class Store:
     # --- ingest ------------------------------------------------------------------------
 
     def ingest(self, source: str, entries: Iterable[Entry], now: datetime, *,
-               classify: Classifier | None = None,
+               classify: Classifier | None = None, reclassify: Classifier | None = None,
                title_identity: bool = True) -> list[UpdateEvent]:
         """Store a poll's entries in one transaction; return what is new or edited.
 
         ``classify`` is called for each new update (inside the transaction) and returns the
-        id of the cluster it belongs to; the store keeps cluster counts.
+        id of the cluster it belongs to; the store keeps cluster counts. ``reclassify`` is
+        called for an edited update that is alone in its cluster: if it now belongs to
+        another cluster it moves there (a JOINED event instead of EDITED).
         ``title_identity`` lets a feed's re-issued item (new GUID, same link or title) be
         recognised as the item it already has.
         """
@@ -322,6 +324,8 @@ class Store:
             for entry in entries:
                 event = self._ingest_one(db, source, entry, now, now_ts, classify,
                                          title_identity, batch)
+                if event is not None and event.kind is EventKind.EDITED and reclassify:
+                    event = self._regroup(db, event, reclassify, now_ts)
                 if event is not None:
                     events.append(event)
         return events
@@ -461,6 +465,27 @@ class Store:
         return UpdateEvent(EventKind.JOINED,
                            replace(update, cluster=cluster, sources_in_cluster=sources))
 
+    def _regroup(self, db: sqlite3.Connection, event: UpdateEvent, reclassify: Classifier,
+                 now_ts: float) -> UpdateEvent:
+        update = event.update
+        if update.cluster != update.id:
+            return event  # a member: its story stands
+        row = db.execute("SELECT size FROM clusters WHERE id = ?", (update.id,)).fetchone()
+        if row is None or row[0] != 1:
+            return event  # a headline with members keeps its story
+        cluster = reclassify(update)
+        if cluster == update.id or not db.execute(
+                "SELECT 1 FROM clusters WHERE id = ?", (cluster,)).fetchone():
+            return event
+        db.execute("UPDATE updates SET cluster = ? WHERE id = ?", (cluster, update.id))
+        db.execute("DELETE FROM clusters WHERE id = ?", (update.id,))
+        (sources,) = db.execute(
+            "SELECT COUNT(DISTINCT source) FROM updates WHERE cluster = ?", (cluster,)).fetchone()
+        db.execute("UPDATE clusters SET size = size + 1, sources = ?, last_joined = ? "
+                   "WHERE id = ?", (sources, now_ts, cluster))
+        return UpdateEvent(EventKind.JOINED,
+                           replace(update, cluster=cluster, sources_in_cluster=sources))
+
     # --- reads -------------------------------------------------------------------------
 
     def _get(self, db: sqlite3.Connection, update_id: int) -> Update:
@@ -527,13 +552,21 @@ class Store:
                            (expression,))
         return {r[0] for r in rows}
 
-    def fts_members(self, expression: str) -> list[Update]:
-        """Cluster members other than headlines whose title/text match an FTS5 expression:
-        a story is shown when any of its reports matches, not only the first one."""
-        rows = self._query(
-            f"SELECT {_UPDATE_COLUMNS} {_FROM} WHERE u.id IN (SELECT rowid FROM updates_fts"
-            " WHERE updates_fts MATCH ?) AND u.id != u.cluster", (expression,))
-        return [_row_to_update(r) for r in rows]
+    def fts_members(self, expression: str, skip: Callable[[int], bool] = lambda _: False
+                    ) -> list[Update]:
+        """Cluster members other than headlines whose title/text match an FTS5 expression,
+        except those of clusters ``skip`` says are settled already: a story is shown when any
+        of its reports matches, not only the first one."""
+        pairs = self._query(
+            "SELECT u.id, u.cluster FROM updates u WHERE u.id IN (SELECT rowid FROM"
+            " updates_fts WHERE updates_fts MATCH ?) AND u.id != u.cluster", (expression,))
+        wanted = [i for i, cluster in pairs if not skip(cluster)]
+        out: list[Update] = []
+        for part in _chunks(wanted):
+            marks = ",".join("?" * len(part))
+            out += map(_row_to_update, self._query(
+                f"SELECT {_UPDATE_COLUMNS} {_FROM} WHERE u.id IN ({marks})", part))
+        return out
 
     def search(self, expression: str | None, limit: int = 1000) -> list[Update]:
         if expression is None:
@@ -612,7 +645,10 @@ def _deep(canon: str) -> bool:
     return canon.rstrip("/").count("/") > 2
 
 
-def _chunks(values: list[str], size: int = 500) -> Iterator[list[str]]:
+T = TypeVar("T")
+
+
+def _chunks(values: list[T], size: int = 500) -> Iterator[list[T]]:
     for i in range(0, len(values), size):
         yield values[i:i + size]
 

@@ -398,3 +398,59 @@ def test_other_stories_regression_floor(path: Path, p_min: float, r_min: float) 
 def test_cross_language_switch_keeps_scripts_apart() -> None:
     precision, recall, _ = _scores(DEMO_SET, cross_language=False)
     assert precision >= 0.95 and recall < 0.8  # same-script copies only
+
+
+async def test_an_edit_that_corrects_a_figure_moves_a_lone_report_into_its_story(
+        tmp_path: Path, site: object) -> None:
+    """A channel posts "5,000 bodies" (kept apart from the "6,000" story: numbers conflict),
+    then edits it to 6,000: the lone report joins the story, the store's counts follow, and
+    the event says so (JOINED, so views fold the row into the story)."""
+    from conftest import Site
+
+    from feedwatch.config import load_topic
+    from feedwatch.engine import Engine
+    from feedwatch.model import EventKind
+    from feedwatch.store import Store
+
+    assert isinstance(site, Site)
+
+    def rss(title: str, guid: str, minute: int) -> str:
+        return (f'<rss version="2.0"><channel><title>c</title><item><title>{title}</title>'
+                f"<guid>{guid}</guid><pubDate>Mon, 02 Jun 2025 13:{minute:02d}:00 +0000"
+                "</pubDate></item></channel></rss>")
+
+    site.put("/wire.xml", rss("Ukraine and Russia agree to exchange 6,000 bodies of fallen "
+                              "soldiers, Medinsky says after the Istanbul talks", "w1", 10))
+    channel = "Russia will hand over {} bodies of fallen Ukrainian soldiers, Medinsky says " \
+              "after Istanbul talks"
+    site.put("/channel.xml", rss(channel.format("5,000"), "c1", 12))
+    cfg = tmp_path / "t.toml"
+    cfg.write_text(f'[topic]\nname = "t"\n[[source]]\nname = "Wire"\nurl = "'
+                   f'{site.url("/wire.xml")}"\n[[source]]\nname = "Channel"\nurl = "'
+                   f'{site.url("/channel.xml")}"\n', encoding="utf-8")
+    topic = load_topic(cfg)
+    wire, chan = topic.sources
+    with Store(tmp_path / "fw.db") as store:
+        async with Engine(topic, store) as engine:
+            (first,) = (await engine.poll_source(wire)).events
+            (lone,) = (await engine.poll_source(chan)).events
+            assert lone.kind is EventKind.NEW and lone.update.cluster != first.update.cluster
+            site.put("/channel.xml", rss(channel.format("6,000"), "c1", 12))
+            (edit,) = (await engine.poll_source(chan)).events
+        assert edit.kind is EventKind.JOINED
+        assert edit.update.id == lone.update.id and edit.update.cluster == first.update.id
+        assert edit.update.sources_in_cluster == 2
+        assert edit.update.revision == lone.update.revision + 1
+        stored = {u.id: u for u in store.all_updates()}
+        assert stored[lone.update.id].cluster == first.update.id
+        assert "6,000" in stored[lone.update.id].title
+    # a restart rebuilds the index from the store: the moved report stays in the story
+    with Store(tmp_path / "fw.db") as store:
+        async with Engine(topic, store) as engine:
+            site.put("/channel.xml", rss(channel.format("6,000"), "c1", 12) .replace(
+                "</channel>", "<item><title>Unrelated: budget vote delayed</title><guid>c2"
+                "</guid></item></channel>"))
+            events = (await engine.poll_source(chan)).events
+        assert [e.kind for e in events] == [EventKind.NEW]
+        assert {u.cluster for u in store.all_updates() if u.source == "Channel"} == {
+            first.update.id, events[0].update.id}

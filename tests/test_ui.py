@@ -608,3 +608,27 @@ async def test_filter_shows_a_story_when_any_of_its_reports_matches(store: Store
             classify=lambda _: budget.update.id)
         app.post_message(UpdateArrived(joined))
         await wait_for(lambda: "Budget vote delayed" in titles(app), pilot, what="live join")
+
+
+async def test_an_edited_lone_report_that_joins_a_story_folds_into_its_row(
+        store: Store) -> None:
+    now = datetime.now(UTC)
+    (story,) = store.ingest("Bosphorus Wire", [
+        Entry("s", "Sides agree to exchange 6,000 bodies", "Medinsky said",
+              published=now - timedelta(minutes=10))], now)
+    (lone,) = store.ingest("Frontline", [
+        Entry("f", "Russia will hand over 5,000 bodies", "Medinsky",
+              published=now - timedelta(minutes=8))], now)
+    app = FeedwatchApp(demo_topic(alert=""), store, live=False)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_for(lambda: len(app.stream.rows) == 2, pilot, what="history")
+        (moved,) = store.ingest("Frontline", [
+            Entry("f", "Russia will hand over 6,000 bodies", "Medinsky",
+                  published=now - timedelta(minutes=8))], now,
+            reclassify=lambda _: story.update.id)
+        assert moved.update.cluster == story.update.id
+        app.post_message(UpdateArrived(moved))
+        await wait_for(lambda: len(app.stream.rows) == 1, pilot, what="row folded")
+        assert titles(app) == ["Sides agree to exchange 6,000 bodies"]
+        assert app.stream.rows[0].sources == 2
+        assert app.history.get(lone.update.id) is None

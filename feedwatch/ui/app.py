@@ -354,9 +354,11 @@ class FeedwatchApp(App[int]):
         topic = self.engine.filter
         return topic.show(update) or (row.member_match and not topic.hides(update))
 
-    def _matching_stories(self, expression: str) -> set[int]:
-        """(Database thread.) Clusters with a report other than the headline that shows."""
-        return {m.cluster for m in self.store.fts_members(expression) if self._member_shows(m)}
+    def _matching_stories(self, expression: str, settled: frozenset[int]) -> set[int]:
+        """(Database thread.) Clusters outside ``settled`` with a report other than the
+        headline that would show."""
+        members = self.store.fts_members(expression, settled.__contains__)
+        return {m.cluster for m in members if self._member_shows(m)}
 
     def _member_shows(self, update: Update) -> bool:
         """A report joining a story would show on its own: the story shows for it."""
@@ -377,6 +379,12 @@ class FeedwatchApp(App[int]):
                 self.stream.refresh_row(row)
             self._maybe_alert(row, update)
         elif event.kind is EventKind.JOINED:
+            alone = self.history.get(update.id)
+            if alone is not None and update.id != update.cluster:
+                # an edited lone report now belongs to another story: its row goes
+                self.history.discard(alone)
+                if self.stream.index_of(alone) is not None:
+                    self.stream.remove(alone)
             row = self.history.get(update.cluster)
             if row is None:
                 self._fetch_headline(update)
@@ -591,14 +599,12 @@ class FeedwatchApp(App[int]):
         matcher over the in-memory rows in short slices on the loop, then one swap."""
         query = self.engine.filter.query
         candidates: set[int] | None = None
-        stories: set[int] = set()  # clusters with a matching report other than the headline
+        expression = None
         if query is not None and not query.is_empty:
             expression = query.fts_expression()
             if expression:
                 try:
                     candidates = await self.engine.db(self.store.fts_ids, expression)
-                    # matched off the loop: a broad query can hit tens of thousands
-                    stories = await self.engine.db(self._matching_stories, expression)
                 except StoreError:
                     candidates = None  # the exact matcher alone still gives the right answer
         if generation != self._filter_generation:
@@ -607,25 +613,42 @@ class FeedwatchApp(App[int]):
         live_mark = len(self._live_rows)
         muted = set(self._muted)
         show, hides = self.engine.filter.show, self.engine.filter.hides
-        visible: list[Row] = []
+        shown_ids: set[int] = set()
 
         def select(row: Row) -> None:
             update = row.update
-            row.member_match = row.id in stories
-            if candidates is not None and update.id not in candidates and not row.member_match:
+            row.member_match = False
+            if candidates is not None and update.id not in candidates:
                 return
-            if update.source not in muted and (
-                    show(update) or (row.member_match and not hides(update))):
-                visible.append(row)
+            if update.source not in muted and show(update):
+                shown_ids.add(row.id)
 
         done = await sliced(rows, select,
                             cancelled=lambda: generation != self._filter_generation)
         if not done or generation != self._filter_generation:
             return
+        if expression and candidates is not None:
+            # Stories whose headline did not match but another report does: matched on the
+            # DB thread (a broad query can hit thousands of reports), settled stories skipped.
+            try:
+                stories = await self.engine.db(self._matching_stories, expression,
+                                               frozenset(shown_ids))
+            except StoreError:
+                stories = set()
+            if generation != self._filter_generation:
+                return
+            for cluster in stories:
+                row = self.history.get(cluster)
+                if row is not None and row.update.source not in muted \
+                        and not hides(row.update):
+                    row.member_match = True
+                    shown_ids.add(cluster)
+        visible = [row for row in rows if row.id in shown_ids]
         shown = RowList()
         shown.rows = visible
         for row in self._live_rows[live_mark:]:  # arrived while this pass ran
-            if self._visible(row) and shown.index(row) is None:
+            if (self.history.get(row.id) is row and self._visible(row)
+                    and shown.index(row) is None):
                 shown.insert(row)
         self.stream.set_rows(shown.rows)
         self._filtering = False

@@ -121,6 +121,12 @@ class History:
         self.by_cluster[row.id] = row
         self.ordered.insert(row)
 
+    def discard(self, row: Row) -> None:
+        """Forget a story (its only report moved into another story)."""
+        if self.by_cluster.get(row.id) is row:
+            del self.by_cluster[row.id]
+            self.ordered.remove(row)
+
     def replace(self, by_cluster: dict[int, Row], ordered: list[Row]) -> None:
         """Adopt a complete, already ordered snapshot (built by the caller in slices)."""
         self.by_cluster = by_cluster
