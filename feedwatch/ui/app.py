@@ -158,7 +158,6 @@ class FeedwatchApp(App[int]):
         self._bell = bell or self.bell
         self._opener = opener or open_in_browser
         self.history = History()
-        self._live_rows: list[Row] = []  # rows created by live events, in arrival order
         self._marked: set[Row] = set()  # rows showing ● or ◆ (pruned when counting)
         self._muted: set[str] = set()
         self._states: dict[str, SourceState] = {}
@@ -406,7 +405,6 @@ class FeedwatchApp(App[int]):
 
     def _add_live(self, row: Row) -> None:
         self.history.add(row)
-        self._live_rows.append(row)
         self._marked.add(row)
         if self._visible(row):
             self.stream.insert(row)
@@ -610,7 +608,6 @@ class FeedwatchApp(App[int]):
         if generation != self._filter_generation:
             return
         rows = list(self.history.rows())
-        live_mark = len(self._live_rows)
         muted = set(self._muted)
         show, hides = self.engine.filter.show, self.engine.filter.hides
         shown_ids: set[int] = set()
@@ -644,11 +641,13 @@ class FeedwatchApp(App[int]):
                     row.member_match = True
                     shown_ids.add(cluster)
         visible = [row for row in rows if row.id in shown_ids]
+        # Rows that reached the history while this pass ran (live arrivals, or the first page
+        # when the pass started before it) are judged now; rows folded away meanwhile go.
+        seen = {id(row) for row in rows}
         shown = RowList()
-        shown.rows = visible
-        for row in self._live_rows[live_mark:]:  # arrived while this pass ran
-            if (self.history.get(row.id) is row and self._visible(row)
-                    and shown.index(row) is None):
+        shown.rows = [row for row in visible if self.history.get(row.id) is row]
+        for row in self.history.rows():
+            if id(row) not in seen and self._visible(row) and shown.index(row) is None:
                 shown.insert(row)
         self.stream.set_rows(shown.rows)
         self._filtering = False
