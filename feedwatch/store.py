@@ -200,6 +200,7 @@ class Revision:
 
 
 Classifier = Callable[[Update], int]
+MemberText = tuple[int, str, str, str, str | None, str | None]
 
 
 @dataclass(slots=True)
@@ -553,20 +554,16 @@ class Store:
         return {r[0] for r in rows}
 
     def fts_members(self, expression: str, skip: Callable[[int], bool] = lambda _: False
-                    ) -> list[Update]:
-        """Cluster members other than headlines whose title/text match an FTS5 expression,
-        except those of clusters ``skip`` says are settled already: a story is shown when any
-        of its reports matches, not only the first one."""
-        pairs = self._query(
-            "SELECT u.id, u.cluster FROM updates u WHERE u.id IN (SELECT rowid FROM"
-            " updates_fts WHERE updates_fts MATCH ?) AND u.id != u.cluster", (expression,))
-        wanted = [i for i, cluster in pairs if not skip(cluster)]
-        out: list[Update] = []
-        for part in _chunks(wanted):
-            marks = ",".join("?" * len(part))
-            out += map(_row_to_update, self._query(
-                f"SELECT {_UPDATE_COLUMNS} {_FROM} WHERE u.id IN ({marks})", part))
-        return out
+                    ) -> list[MemberText]:
+        """(cluster, title, text, source, url, lang) of cluster members other than headlines
+        whose title/text match an FTS5 expression, except in clusters ``skip`` says are
+        settled: a story is shown when any of its reports matches, not only the first one.
+        Plain tuples, one query: a broad query can hit tens of thousands of reports."""
+        rows = self._query(
+            "SELECT u.cluster, u.title, u.text, u.source, u.url, u.lang FROM updates u"
+            " WHERE u.id IN (SELECT rowid FROM updates_fts WHERE updates_fts MATCH ?)"
+            " AND u.id != u.cluster", (expression,))
+        return [r for r in rows if not skip(r[0])]
 
     def search(self, expression: str | None, limit: int = 1000) -> list[Update]:
         if expression is None:

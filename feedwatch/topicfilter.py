@@ -11,7 +11,7 @@ from datetime import datetime
 
 from .config import Topic
 from .model import Entry, Update
-from .query import Query, parse
+from .query import Document, Query, parse
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +50,7 @@ class TopicFilter:
         return self.require.matches(_EntryDoc(entry.title, entry.text, source, entry.url,
                                               entry.lang))
 
-    def show(self, update: Update) -> bool:
+    def show(self, update: Document) -> bool:
         if self.query is not None and not self.query.matches(update):
             return False
         source_query = self.per_source.get(update.source)
@@ -58,7 +58,7 @@ class TopicFilter:
             return False
         return not (self.mute is not None and self.mute.matches(update))
 
-    def hides(self, update: Update) -> bool:
+    def hides(self, update: Document) -> bool:
         """The topic's ``mute`` query hides this update (whatever else matches)."""
         return self.mute is not None and self.mute.matches(update)
 

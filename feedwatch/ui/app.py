@@ -35,7 +35,7 @@ from textual.worker import WorkerCancelled, WorkerFailed, get_current_worker
 from ..config import Topic
 from ..engine import Engine
 from ..model import EventKind, Health, SourceState, Update, UpdateEvent
-from ..query import Query, QueryError, parse
+from ..query import DictDocument, Document, Query, QueryError, parse
 from ..store import Store, StoreError
 from ..textutil import is_safe_link
 from .detail import Detail, DetailPane
@@ -356,10 +356,11 @@ class FeedwatchApp(App[int]):
     def _matching_stories(self, expression: str, settled: frozenset[int]) -> set[int]:
         """(Database thread.) Clusters outside ``settled`` with a report other than the
         headline that would show."""
-        members = self.store.fts_members(expression, settled.__contains__)
-        return {m.cluster for m in members if self._member_shows(m)}
+        return {cluster for cluster, *doc in
+                self.store.fts_members(expression, settled.__contains__)
+                if self._member_shows(DictDocument(*doc))}
 
-    def _member_shows(self, update: Update) -> bool:
+    def _member_shows(self, update: Document) -> bool:
         """A report joining a story would show on its own: the story shows for it."""
         return update.source not in self._muted and self.engine.filter.show(update)
 
