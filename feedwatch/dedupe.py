@@ -1062,7 +1062,8 @@ def extract(title: str, text: str) -> _Features:
             scripts[w.script] += 1
             pos += 1
             if opening:
-                if low in _SAY_WORDS and 1 <= words <= 4:
+                if (low in _SAY_WORDS and 1 <= words <= 4) or (
+                        low in _ACT_WORDS and 1 <= words <= 3):
                     lead_same.update(buf_same)
                     lead_cross.update(buf_cross)
                     opening = False
@@ -1199,6 +1200,16 @@ _SAY_VERB_LIST = """
     підтвердив підтвердила оголосив оголосила
 """
 _SAY_WORDS = frozenset(_SAY_VERB_LIST.split())
+# Verbs of contact whose subject is who acted ("Zelensky held a call with Erdogan" is not
+# "Putin held a call with Erdogan"): the opening words before one are a lead, as for "says".
+_ACT_VERB_LIST = """
+    held holds phoned phones called calls met meets spoke speaks discussed discusses
+    провел провёл провела провели обсудил обсудила обсудили встретился встретилась
+    встретились поговорил поговорили созвонился созвонились
+    провів провела провели обговорив обговорила обговорили зустрівся зустрілася зустрілися
+    поговорив поговорили
+"""
+_ACT_WORDS = frozenset(_ACT_VERB_LIST.split())
 # Labels that open a post like an attribution but name nobody ("Reminder:", "Background:").
 _LABEL_LIST = """
     reminder background context analysis explainer opinion comment recap timeline factbox

@@ -454,3 +454,15 @@ async def test_an_edit_that_corrects_a_figure_moves_a_lone_report_into_its_story
         assert [e.kind for e in events] == [EventKind.NEW]
         assert {u.cluster for u in store.all_updates() if u.source == "Channel"} == {
             first.update.id, events[0].update.id}
+
+
+def test_a_call_by_someone_else_is_another_event() -> None:
+    """Who held a call is the event: Zelensky's call with Erdogan is not Putin's, two hours
+    later, about the same talks (the verb's subject is a lead, as for "says")."""
+    a = doc(1, "Zelensky held a phone call with Erdogan: discussed the next round of talks in "
+               "Istanbul and the exchange of prisoners.", source="tg/a")
+    b = doc(2, "Putin and Erdogan discussed the Istanbul talks by phone, the Kremlin said.",
+            minutes=110, source="wire/b")
+    c = doc(3, "Erdogan and Zelensky discussed the next Istanbul round by phone.",
+            minutes=20, source="wire/c")
+    assert clusters(a, b, c) == [1, 2, 1]
