@@ -27,10 +27,10 @@ def _serve_then_close(listener: socket.socket, served: list[int]) -> None:
                 if not chunk:
                     break
                 data += chunk
+            served.append(1)  # before answering: the client may count as soon as it reads
             conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\n"
                          b"Connection: keep-alive\r\nContent-Length: "
                          + str(len(BODY)).encode() + b"\r\n\r\n" + BODY)
-            served.append(1)
             time.sleep(0.1)  # idle keep-alive connection, then the server drops it
 
 
