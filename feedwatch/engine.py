@@ -184,6 +184,12 @@ class Engine:
             return self.store.ingest(spec.name, entries, self.clock(), classify=self._classify,
                                      reclassify=self._reclassify,
                                      title_identity=spec.kind is SourceKind.FEED)
+        except StoreError:
+            # rolled back, but the index already took the batch's decisions: rebuild it
+            # from the store before the next ingest
+            self.index = ClusterIndex(self.index.settings)
+            self._index_ready = False
+            raise
         finally:
             self._features = {}
 

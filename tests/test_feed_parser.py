@@ -165,3 +165,41 @@ def test_latin1_mislabelled_utf8_is_not_taken_for_cyrillic() -> None:
             "</channel></rss>").encode("latin-1")
     parsed = parse_feed(body, url="http://x.example/", headers={})
     assert parsed.entries[0].title == "Café à Zürich, élan"
+
+
+def test_short_italian_cp1252_feed_is_not_taken_for_cyrillic() -> None:
+    body = ('<rss version="2.0"><channel><title>t</title>'
+            "<item><title>Roma, è morto il sindaco</title><guid>1</guid></item>"
+            "<item><title>Milano: è allarme smog</title><guid>2</guid></item>"
+            "</channel></rss>").encode("cp1252")
+    parsed = parse_feed(body, url="http://x.example/", headers={})
+    assert [e.title for e in parsed.entries] == ["Roma, è morto il sindaco",
+                                                  "Milano: è allarme smog"]
+
+
+def test_utf8_with_one_cut_character_stays_utf8() -> None:
+    cut = "Курс рубля упал".encode()[:-1]
+    body = (b'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t'
+            b"</title><item><title>" + cut + b"</title><guid>1</guid></item><item><title>"
+            + "Переговоры в Стамбуле".encode() + b"</title><guid>2</guid></item>"
+            b"</channel></rss>")
+    parsed = parse_feed(body, url="http://x.example/", headers={})
+    assert parsed.entries[0].title.startswith("Курс рубля уп")
+    assert parsed.entries[1].title == "Переговоры в Стамбуле"
+    assert parsed.warning is not None and "invalid UTF-8" in parsed.warning
+
+
+@pytest.mark.parametrize("location", ["https://mirror.example/x/feed", "feed.rss", None])
+def test_item_keys_do_not_depend_on_a_servers_content_location(location: str | None) -> None:
+    """Relative links and GUIDs resolve against the fetched URL whichever reader takes the
+    document (else a feed switching readers would re-issue every item)."""
+    plain = ('<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t'
+             "</title><item><title>a</title><link>/p/1</link><guid>/p/1</guid></item>"
+             "</channel></rss>")
+    unusual = plain.replace("<title>a</title>", "<title>a</title><source url='x'>s</source>")
+    headers = {"content-type": "application/rss+xml"}
+    if location:
+        headers["content-location"] = location
+    keys = {parse_feed(body.encode(), url="https://example.com/feed.xml",
+                       headers=headers).entries[0].key for body in (plain, unusual)}
+    assert keys == {"guid:https://example.com/p/1"}

@@ -203,9 +203,12 @@ def _channel_title(parent: ET.Element, base: str, guess: bool) -> dict[str, Any]
 
 
 def _rss(root: ET.Element, base: str) -> RawFeed:
-    channel = next((c for c in root if _split(c.tag) == ("", "channel")), None)
-    if channel is None:
+    channels = [c for c in root if _split(c.tag) == ("", "channel")]
+    if len(channels) != 1:
         raise _NotSimple
+    channel = channels[0]
+    if any(_split(c.tag) == (DC, "title") for c in channel):
+        raise _NotSimple  # feedparser may take it as the feed's title
     feed = _channel_title(channel, base, guess=True)
     for child in channel:
         if _split(child.tag) in (("", "language"), (DC, "language")):
@@ -230,6 +233,8 @@ def _rss_item(item: ET.Element, base: str) -> dict[str, Any]:
             e["title"], e["title_detail"] = value, _detail(kind, base, value)
             title_done = bool(value)
         elif key == ("", "link"):
+            if any(_attr(child, a) for a in ("href", "url", "uri")):
+                raise _NotSimple  # feedparser takes the attribute, Atom-style
             value = _raw(child)
             value = _finish(_urljoin(base, value) if value else value)
             value = _LINK_ENTITY.sub(r"&\g<1>", value.replace("&amp;", "&"))
@@ -291,9 +296,9 @@ def _atom_entry(entry: ET.Element, base: str) -> dict[str, Any]:
         elif name == "link":
             if len(child) or (child.text or "").strip():
                 raise _NotSimple
-            href = _attr(child, "href") or _attr(child, "url") or _attr(child, "uri")
-            if not href:
-                raise _NotSimple
+            href = _attr(child, "href")
+            if not href or _attr(child, "url") or _attr(child, "uri"):
+                raise _NotSimple  # feedparser's own order of url / uri / href applies
             rel = _attr(child, "rel", "alternate")
             kind = _attr(child, "type", "application/atom+xml" if rel == "self"
                          else "text/html")

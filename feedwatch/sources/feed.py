@@ -81,7 +81,11 @@ def parse_feed(body: bytes, *, url: str = "", headers: dict[str, str] | None = N
     body, headers, charset_warning = _fix_charset(body, headers)
     body, cut_warning = _cap_items(body)
     cut_warning = cut_warning or charset_warning
-    headers.setdefault("content-location", url)
+    if url:
+        # The fetched URL is the base of relative links and GUIDs for both readers: a
+        # server's own Content-Location (often relative, or another mirror) would make an
+        # item's key depend on which reader took the document.
+        headers["content-location"] = url
     # feedparser cleans C1 controls before it sanitizes HTML, parse_feed after: documents
     # holding any (rare) get feedparser's own sanitizing so both orders never differ.
     sanitized = REFERENCE_SETTINGS or _C1_UTF8.search(body) is not None
@@ -281,6 +285,15 @@ def _fix_charset(body: bytes, headers: dict[str, str]
         valid_utf8 = True
     except UnicodeDecodeError:
         valid_utf8 = False
+    if not valid_utf8:
+        text = body.decode("utf-8", "replace")
+        bad = text.count("\ufffd") - body.count(b"\xef\xbf\xbd")
+        good = sum(1 for c in text if ord(c) > 127 and c != "\ufffd")
+        if bad > 0 and good >= max(8, 20 * bad) and http in (None, *_UTF8_NAMES) \
+                and declared in _UTF8_NAMES:
+            # UTF-8 with a few broken sequences (a title cut mid-character): keep it UTF-8
+            return text.encode("utf-8"), headers, (
+                f"{bad} invalid UTF-8 byte sequence(s) replaced")
     if valid_utf8:
         if http and http not in _UTF8_NAMES and declared in _UTF8_NAMES:
             # Valid multi-byte UTF-8 is almost never meant as a single-byte charset.
@@ -294,12 +307,14 @@ def _fix_charset(body: bytes, headers: dict[str, str]
     # (whose accented letters are Cyrillic in cp1251 too) gives them inside Latin words.
     pure = mixed = 0
     for word in _WORD.findall(text):
+        if len(word) < 2:
+            continue  # a lone accented letter (Italian "è") is "и" in cp1251
         cyr = sum(1 for c in word if "\u0400" <= c <= "\u04ff")
         if cyr == len(word):
             pure += 1
         elif cyr:
             mixed += 1
-    if pure < 2 or pure < 4 * mixed:
+    if pure < 6 or pure < 4 * mixed:
         return body, headers, None
     fixed = text.encode("utf-8")
     if m:

@@ -158,6 +158,7 @@ class FeedwatchApp(App[int]):
         self._bell = bell or self.bell
         self._opener = opener or open_in_browser
         self.history = History()
+        self._folded: set[int] = set()  # stories whose only report moved into another
         self._marked: set[Row] = set()  # rows showing ● or ◆ (pruned when counting)
         self._muted: set[str] = set()
         self._states: dict[str, SourceState] = {}
@@ -290,6 +291,8 @@ class FeedwatchApp(App[int]):
         ordered: list[Row] = []
 
         def take(row: Row) -> None:
+            if row.id in self._folded:
+                return
             row = known.get(row.id, row)
             by_cluster[row.id] = row
             ordered.append(row)
@@ -380,6 +383,8 @@ class FeedwatchApp(App[int]):
             self._maybe_alert(row, update)
         elif event.kind is EventKind.JOINED:
             alone = self.history.get(update.id)
+            if update.id != update.cluster:
+                self._folded.add(update.id)  # a history chunk read earlier must not revive it
             if alone is not None and update.id != update.cluster:
                 # an edited lone report now belongs to another story: its row goes
                 self.history.discard(alone)
@@ -641,7 +646,9 @@ class FeedwatchApp(App[int]):
                         and not hides(row.update):
                     row.member_match = True
                     shown_ids.add(cluster)
-        visible = [row for row in rows if row.id in shown_ids]
+        # (a row a live report brought in while this pass ran keeps its place)
+        visible = [row for row in rows
+                   if row.id in shown_ids or (row.member_match and self._visible(row))]
         # Rows that reached the history while this pass ran (live arrivals, or the first page
         # when the pass started before it) are judged now; rows folded away meanwhile go.
         seen = {id(row) for row in rows}
