@@ -459,6 +459,11 @@ class Store:
             db.execute("INSERT INTO clusters (id, size, sources, last_joined) VALUES (?, 1, 1, ?)",
                        (update_id, now_ts))
             return UpdateEvent(EventKind.NEW, update)
+        return self._joined(db, update, cluster, now_ts)
+
+    def _joined(self, db: sqlite3.Connection, update: Update, cluster: int,
+                now_ts: float) -> UpdateEvent:
+        """Count ``update`` (already moved to ``cluster``) in that cluster's figures."""
         (sources,) = db.execute(
             "SELECT COUNT(DISTINCT source) FROM updates WHERE cluster = ?", (cluster,)).fetchone()
         db.execute("UPDATE clusters SET size = size + 1, sources = ?, last_joined = ? "
@@ -480,12 +485,7 @@ class Store:
             return event
         db.execute("UPDATE updates SET cluster = ? WHERE id = ?", (cluster, update.id))
         db.execute("DELETE FROM clusters WHERE id = ?", (update.id,))
-        (sources,) = db.execute(
-            "SELECT COUNT(DISTINCT source) FROM updates WHERE cluster = ?", (cluster,)).fetchone()
-        db.execute("UPDATE clusters SET size = size + 1, sources = ?, last_joined = ? "
-                   "WHERE id = ?", (sources, now_ts, cluster))
-        return UpdateEvent(EventKind.JOINED,
-                           replace(update, cluster=cluster, sources_in_cluster=sources))
+        return self._joined(db, update, cluster, now_ts)
 
     # --- reads -------------------------------------------------------------------------
 

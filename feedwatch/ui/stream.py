@@ -76,41 +76,37 @@ class StreamView(ScrollView, can_focus=True):
     cursor: reactive[int] = reactive(0, always_update=True, init=False, repaint=False)
     new_above: reactive[int] = reactive(0, init=False, repaint=False)
 
-    class Highlighted(Message):
+    class _ViewMessage(Message):
+        """A message about this view (``control`` is the view, for ``@on`` selectors)."""
+
+        def __init__(self, view: StreamView) -> None:
+            super().__init__()
+            self.view = view
+
+        @property
+        def control(self) -> StreamView:
+            return self.view
+
+    class Highlighted(_ViewMessage):
         """The cursor moved onto a row."""
 
         def __init__(self, view: StreamView, row: Row | None) -> None:
-            super().__init__()
-            self.view = view
+            super().__init__(view)
             self.row = row
 
-        @property
-        def control(self) -> StreamView:
-            return self.view
-
-    class Selected(Message):
+    class Selected(_ViewMessage):
         """The user asked for a row's details (enter / double click)."""
 
         def __init__(self, view: StreamView, row: Row) -> None:
-            super().__init__()
-            self.view = view
+            super().__init__(view)
             self.row = row
 
-        @property
-        def control(self) -> StreamView:
-            return self.view
-
-    class NewAbove(Message):
+    class NewAbove(_ViewMessage):
         """The count of rows that arrived above the viewport changed."""
 
         def __init__(self, view: StreamView, count: int) -> None:
-            super().__init__()
-            self.view = view
+            super().__init__(view)
             self.count = count
-
-        @property
-        def control(self) -> StreamView:
-            return self.view
 
     def __init__(self, *, highlighter: Highlighter = _no_spans, is_alert: AlertCheck = _no_alert,
                  tz: tzinfo | None = None, today: Callable[[], date] | None = None,
