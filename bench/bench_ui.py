@@ -10,7 +10,8 @@ an earlier story's cluster, then runs the real app headless and prints:
 
     python bench/bench_ui.py [--updates 100000] [--db FILE] [--keep]
 
-Targets (issue 6): first paint ≤ 1 s, keypress → repaint ≤ 50 ms, RSS ≤ 250 MB.
+Targets (issues 5, 6): first paint ≤ 1 s, keypress → repaint ≤ 50 ms, RSS ≤ 250 MB, re-filter
+of the whole history ≤ 200 ms (from the moment the typed query settles).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from feedwatch.config import Topic, parse_topic
 from feedwatch.model import Entry, Update
 from feedwatch.store import Store
 from feedwatch.ui.app import FeedwatchApp
+from feedwatch.ui.filterbar import DEBOUNCE
 from feedwatch.ui.stream import StreamView
 
 SOURCES = [f"Source {name}" for name in (
@@ -46,7 +48,8 @@ WORDS = (
     "agreement", "breakthrough", "humanitarian", "corridor", "port", "grain", "shipping",
     "airport", "evacuation", "shelling", "frontline", "artillery", "negotiators",
 )
-TARGETS = {"first_paint": 1.0, "key": 0.050, "rss": 250.0}
+TARGETS = {"first_paint": 1.0, "key": 0.050, "rss": 250.0, "refilter": 0.200}
+QUERY = "ceasefire -drones"  # broad: most stored texts mention one of the two words
 
 
 def rss_mb() -> float:
@@ -181,14 +184,24 @@ async def measure(path: Path) -> dict[str, float]:
 
             status = app.query_one("#filter").query_one(".query-status")
             await pilot.press("slash")
+            passes: list[float] = []
+            refilter = app._refilter
+
+            def timed_refilter() -> None:  # the pass starts once the typing has settled
+                passes.append(time.perf_counter())
+                refilter()
+
+            app._refilter = timed_refilter  # type: ignore[method-assign]
             started = time.perf_counter()
-            app.query_one("#filter").input.value = "ceasefire -drones"
+            app.query_one("#filter").input.value = QUERY
             await asyncio.sleep(0.01)
             while "match" not in str(status.render()):
-                await asyncio.sleep(0.005)
+                await asyncio.sleep(0.001)
                 if time.perf_counter() - started > 60:
                     break
-            results["refilter"] = time.perf_counter() - started
+            done = time.perf_counter()
+            results["refilter"] = done - started
+            results["refilter_pass"] = done - passes[-1] if passes else float("nan")
             results["filtered_rows"] = app.stream.row_count
             results["rss_peak"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             await app.action_quit()
@@ -227,8 +240,10 @@ def main(argv: list[str] | None = None) -> int:
           f"{verdict(r['key_p95'], TARGETS['key'])}")
     print("  median by key:         " + ", ".join(
         f"{k[4:]} {v * 1000:.1f} ms" for k, v in r.items() if k.startswith("key ")))
-    print(f"re-filter whole history  {r['refilter'] * 1000:>8.0f} ms  "
-          f"(typed query → {int(r['filtered_rows']):,} rows)")
+    print(f"re-filter whole history  {r['refilter_pass'] * 1000:>8.0f} ms  "
+          f"{verdict(r['refilter_pass'], TARGETS['refilter'])}  ({QUERY!r} → "
+          f"{int(r['filtered_rows']):,} stories; typed → shown {r['refilter'] * 1000:.0f} ms,"
+          f" with the filter bar's {DEBOUNCE * 1000:.0f} ms debounce)")
     print(f"memory (RSS)             {r['rss']:>8.0f} MB  (app share {r['rss_app']:.0f} MB, "
           f"peak {r['rss_peak']:.0f} MB)  {verdict(r['rss'], TARGETS['rss'])}")
     return 0

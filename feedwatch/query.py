@@ -22,6 +22,7 @@ is folded once and cached); :meth:`Query.highlights` gives spans into the origin
 from __future__ import annotations
 
 import itertools
+import math
 import re
 import time
 import unicodedata
@@ -35,6 +36,7 @@ __all__ = [
     "FIELDS",
     "DictDocument",
     "Document",
+    "FtsExact",
     "Query",
     "QueryError",
     "clear_caches",
@@ -398,6 +400,38 @@ class Query:
         made only of negations, regexes or source/url/lang terms: then scan everything.
         """
         return None if self._root is None else self._root.fts()
+
+    def fts_exact(self) -> FtsExact | None:
+        """The query as FTS5 expressions with exactly the matcher's answer on *plain* texts.
+
+        Plain texts are those FTS5 tokenizes into our words (:func:`feedwatch.ftsplain.
+        is_plain`); for them a re-filter can take the index's answer as is. The matching
+        updates are those in ``include`` (all when None) and not in ``exclude``. None when
+        some term has no exact FTS5 form (numbers, symbols, regexes, source/url/lang, words
+        of scripts without spaces) or for the empty query.
+        """
+        root = self._root
+        if root is None:
+            return None
+        expression = root.exact()
+        if expression is not None:
+            return FtsExact(expression, None)
+        negated = [root] if isinstance(root, _Not) else list(root.parts) \
+            if isinstance(root, _And) else []
+        if negated and all(isinstance(p, _Not) for p in negated):
+            excluded = [p.part.exact() for p in negated]  # type: ignore[union-attr]
+            if all(e is not None for e in excluded):
+                return FtsExact(None, _fts_any(excluded))  # type: ignore[arg-type]
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class FtsExact:
+    """A query answered by FTS5 for plain texts: matches of ``include`` (every text when
+    None) less matches of ``exclude`` (none when None)."""
+
+    include: str | None
+    exclude: str | None
 
 
 def parse(query: str) -> Query:
@@ -770,6 +804,19 @@ def _fts_sequence(atoms: tuple[_Atom, ...], prefix: bool) -> str | None:
     return _fts_all(parts) if parts else None
 
 
+def _fts_phrase_exact(atoms: tuple[_Atom, ...], prefix: bool) -> str | None:
+    """FTS5 for words in sequence that matches exactly what the matcher does on plain texts:
+    a phrase of every spelling, or None (numbers, symbols, too many spellings)."""
+    if any(a.kind != "word" or a.fts is None or a.fts_prefix for a in atoms):
+        return None
+    forms: list[tuple[str, ...]] = [a.fts for a in atoms]  # type: ignore[misc]
+    if math.prod(len(f) for f in forms) > _MAX_FTS_FORMS:
+        return None
+    if prefix:
+        forms[-1] = tuple(_open_forms(forms[-1]))
+    return _fts_any([_fts_string(" ".join(c), prefix) for c in itertools.product(*forms)])
+
+
 # --------------------------------------------------------------------------------------------
 # Syntax tree: boolean nodes and leaves, each knowing its test, spans and FTS5 form
 
@@ -816,6 +863,16 @@ class _And:
         parts = [e for e in (p.fts() for p in self.parts) if e is not None]
         return _fts_all(parts) if parts else None
 
+    def exact(self) -> str | None:
+        wanted = [p.exact() for p in self.parts if not isinstance(p, _Not)]
+        unwanted = [p.part.exact() for p in self.parts if isinstance(p, _Not)]
+        if not wanted or None in wanted or None in unwanted:
+            return None  # FTS5 has no "everything but": a lone NOT has no expression
+        expression = _fts_all(wanted)  # type: ignore[arg-type]
+        if unwanted:
+            expression = f"({expression} NOT {_fts_any(unwanted)})"  # type: ignore[arg-type]
+        return expression
+
 
 @dataclass(frozen=True, slots=True)
 class _Or:
@@ -827,6 +884,10 @@ class _Or:
             return None  # one side may match anything
         return _fts_any(parts)  # type: ignore[arg-type]
 
+    def exact(self) -> str | None:
+        parts = [p.exact() for p in self.parts]
+        return None if None in parts else _fts_any(parts)  # type: ignore[arg-type]
+
 
 @dataclass(frozen=True, slots=True)
 class _Not:
@@ -834,6 +895,9 @@ class _Not:
 
     def fts(self) -> str | None:
         return None
+
+    def exact(self) -> str | None:
+        return None  # only as a part of an AND (see _And.exact and Query.fts_exact)
 
 
 def _fields_of(name: str | None) -> tuple[str, ...]:
@@ -896,6 +960,13 @@ class _Words:
         expression = _fts_any(alternatives)  # type: ignore[arg-type]
         return expression if self.field is None else f"{self.field} : {expression}"
 
+    def exact(self) -> str | None:
+        alternatives = [_fts_phrase_exact(atoms, self.prefix) for atoms in self.alternatives]
+        if None in alternatives:
+            return None
+        expression = _fts_any(alternatives)  # type: ignore[arg-type]
+        return expression if self.field is None else f"{self.field} : {expression}"
+
 
 def _memo(doc: Any, memo: list[Any]) -> tuple[str, int]:
     memo[0] = folded = _fold_doc(doc.title, doc.text)
@@ -946,6 +1017,9 @@ class _Attr:
     def fts(self) -> str | None:
         return None
 
+    def exact(self) -> str | None:
+        return None
+
 
 @dataclass(frozen=True, slots=True, eq=False)
 class _Regex:
@@ -994,6 +1068,9 @@ class _Regex:
             guard.strike(self)
 
     def fts(self) -> str | None:
+        return None
+
+    def exact(self) -> str | None:
         return None
 
 

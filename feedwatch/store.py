@@ -19,7 +19,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+from .ftsplain import is_plain
 from .model import Entry, EventKind, SourceState, Update, UpdateEvent
+from .query import FtsExact
 from .textutil import canonical_url, text_fingerprint
 
 # Published times before this are treated as missing (epoch-zero and similar junk).
@@ -140,6 +142,14 @@ _MIGRATIONS: list[str] = [
     """,
     # 2: when a server's Retry-After ends, so that `once` run from cron honours it too
     "ALTER TABLE source_state ADD COLUMN retry_until REAL;",
+    # 3: whether FTS5 reads the title and text word for word as the matcher does (ftsplain):
+    # a re-filter then takes the index's answer for the update instead of running the matcher
+    """
+    ALTER TABLE updates ADD COLUMN plain INTEGER NOT NULL DEFAULT 0;
+    UPDATE updates SET plain = feedwatch_is_plain(title, text);
+    CREATE INDEX updates_not_plain ON updates (id) WHERE plain = 0;
+    CREATE INDEX updates_members ON updates (id, cluster, source) WHERE id != cluster;
+    """,
 ]
 
 _UPDATE_COLUMNS = (
@@ -233,6 +243,7 @@ class Store:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+            self._db.create_function("feedwatch_is_plain", 2, is_plain, deterministic=True)
             self._migrate()
         except sqlite3.Error as exc:
             raise StoreError(_describe(exc, self.path)) from None
@@ -420,10 +431,10 @@ class Store:
             db.execute(
                 "UPDATE updates SET title = ?, text = ?, url = ?, canonical_url = ?,"
                 " title_fp = ?, content_hash = ?, revision = revision + 1, views = ?,"
-                " media = ? WHERE id = ?",
+                " media = ?, plain = ? WHERE id = ?",
                 (entry.title, entry.text, entry.url, canon, title_fp, digest,
                  entry.views if entry.views is not None else old_views,
-                 ",".join(entry.media), update_id))
+                 ",".join(entry.media), is_plain(entry.title, entry.text), update_id))
             return UpdateEvent(EventKind.EDITED, self._get(db, update_id))
 
         published = effective_time(entry.published, now)
@@ -432,13 +443,13 @@ class Store:
         cur = db.execute(
             "INSERT INTO updates (id, source, key, published, published_raw, first_seen, title,"
             " text, url, canonical_url, title_fp, content_hash, cluster, lang, author, views,"
-            " forwarded_from, forwarded_url, media) VALUES"
+            " forwarded_from, forwarded_url, media, plain) VALUES"
             " ((SELECT COALESCE(MAX(id), 0) + 1 FROM updates), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-            " ?, (SELECT COALESCE(MAX(id), 0) + 1 FROM updates), ?, ?, ?, ?, ?, ?)",
+            " ?, (SELECT COALESCE(MAX(id), 0) + 1 FROM updates), ?, ?, ?, ?, ?, ?, ?)",
             (source, entry.key, published.timestamp(), _ts(entry.published), now_ts,
              entry.title, entry.text, entry.url, canon, title_fp, digest, entry.lang,
              entry.author, entry.views, entry.forwarded_from, entry.forwarded_url,
-             ",".join(entry.media)))
+             ",".join(entry.media), is_plain(entry.title, entry.text)))
         update_id = cur.lastrowid
         assert update_id is not None
         update = Update(
@@ -547,23 +558,51 @@ class Store:
                            " WHERE update_id = ? ORDER BY revision", (update_id,))
         return [Revision(r[0], r[1], r[2], r[3], _dt(r[4])) for r in rows]  # type: ignore[arg-type]
 
+    def _ids(self, sql: str, params: Sequence[Any] = ()) -> set[int]:
+        """Ids a one-column query selects, as one concatenated row: SQLite builds it without
+        the GIL, where row-by-row fetching would wait for the GIL at every row while the UI
+        thread holds it."""
+        (joined,) = self._query(f"SELECT group_concat(id) FROM ({sql})", params)[0]
+        return set(map(int, joined.split(","))) if joined else set()
+
     def fts_ids(self, expression: str) -> set[int]:
         """Ids whose title/text match an FTS5 expression (a pre-selection for the matcher)."""
-        rows = self._query("SELECT rowid FROM updates_fts WHERE updates_fts MATCH ?",
-                           (expression,))
-        return {r[0] for r in rows}
+        return self._ids("SELECT rowid AS id FROM updates_fts WHERE updates_fts MATCH ?",
+                         (expression,))
 
-    def fts_members(self, expression: str, skip: Callable[[int], bool] = lambda _: False
-                    ) -> list[MemberText]:
-        """(cluster, title, text, source, url, lang) of cluster members other than headlines
-        whose title/text match an FTS5 expression, except in clusters ``skip`` says are
-        settled: a story is shown when any of its reports matches, not only the first one.
-        Plain tuples, one query: a broad query can hit tens of thousands of reports."""
-        rows = self._query(
-            "SELECT u.cluster, u.title, u.text, u.source, u.url, u.lang FROM updates u"
-            " WHERE u.id IN (SELECT rowid FROM updates_fts WHERE updates_fts MATCH ?)"
-            " AND u.id != u.cluster", (expression,))
-        return [r for r in rows if not skip(r[0])]
+    def fts_exact(self, exact: FtsExact) -> set[int]:
+        """Ids a query with this exact FTS5 form matches, as the index reads the texts: the
+        matcher's answer for every update outside :meth:`not_plain` (see ``ftsplain``)."""
+        ids = self._ids("SELECT id FROM updates") if exact.include is None else \
+            self.fts_ids(exact.include)
+        if exact.exclude is not None:
+            ids -= self.fts_ids(exact.exclude)
+        return ids
+
+    def not_plain(self) -> set[int]:
+        """Ids of updates FTS5 may read otherwise than the matcher: they need the matcher."""
+        return self._ids("SELECT id FROM updates WHERE plain = 0")
+
+    def member_refs(self) -> list[tuple[int, int, str]]:
+        """(id, cluster, source) of every report that is not its story's headline (a story
+        shows when any of its reports does); numbers and names only, from a small covering
+        index, concatenated for the reason :meth:`_ids` gives."""
+        ((ids, clusters, sources),) = self._query(
+            "SELECT group_concat(id), group_concat(cluster), group_concat(source, char(31))"
+            " FROM updates INDEXED BY updates_members WHERE id != cluster")
+        if not ids:
+            return []
+        return list(zip(map(int, ids.split(",")), map(int, clusters.split(",")),
+                        sources.split("\x1f"), strict=True))
+
+    def members(self, ids: Iterable[int]) -> list[MemberText]:
+        """(cluster, title, text, source, url, lang) of these updates."""
+        found: list[MemberText] = []
+        for part in _chunks(list(ids)):
+            marks = ",".join("?" * len(part))
+            found += self._query("SELECT cluster, title, text, source, url, lang FROM updates"
+                                 f" WHERE id IN ({marks})", tuple(part))
+        return found
 
     def search(self, expression: str | None, limit: int = 1000) -> list[Update]:
         if expression is None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from feedwatch.model import Entry, EventKind, SourceState
+from feedwatch.query import parse
 from feedwatch.store import Store, StoreError, effective_time
 
 NOW = datetime(2025, 6, 2, 12, 0, tzinfo=UTC)
@@ -137,3 +138,32 @@ def test_cursor_roundtrip(tmp_path: Path) -> None:
         assert store.cursor("tail") is None
         store.set_cursor("tail", 7)
         assert store.cursor("tail") == 7
+
+
+def test_plain_flag_follows_texts_and_is_backfilled_for_older_databases(tmp_path: Path) -> None:
+    """Schema 3 marks the texts FTS5 may read otherwise than the matcher; a database written
+    before it gets the flag computed on open, and the exact FTS5 answers exclude nothing."""
+    db = tmp_path / "fw.db"
+    with Store(db) as store:
+        (plain,) = store.ingest("wire", [entry("a", "Talks resume", "in Geneva")], NOW)
+        (glued,) = store.ingest("wire", [entry("b", "Talks🤝resume", "")], NOW)
+        (member,) = store.ingest("desk", [entry("c", "Talks resume again", "")], NOW,
+                                 classify=lambda _: plain.update.id)
+        ids = (plain.update.id, glued.update.id, member.update.id)
+        assert store.not_plain() == {glued.update.id}
+        assert store.member_refs() == [(member.update.id, plain.update.id, "desk")]
+    raw = sqlite3.connect(db)  # back to schema 2, as an older feedwatch left it
+    raw.executescript("DROP INDEX updates_not_plain; DROP INDEX updates_members;"
+                      " ALTER TABLE updates DROP COLUMN plain; PRAGMA user_version = 2;")
+    raw.close()
+    with Store(db) as store:
+        assert store.not_plain() == {glued.update.id}
+        exact = parse("resume -geneva").fts_exact()
+        assert exact is not None
+        # FTS5 sees "talks🤝resume" as one word: that is why the glued text is not plain
+        assert store.fts_exact(exact) == {ids[2]}
+        assert store.member_refs() == [(member.update.id, plain.update.id, "desk")]
+        # an edit that unglues the words makes the text plain
+        store.ingest("wire", [entry("b", "Talks 🤝 resume", "")], NOW)
+        assert store.not_plain() == set()
+        assert store.fts_exact(exact) == {ids[1], ids[2]}

@@ -632,3 +632,42 @@ async def test_an_edited_lone_report_that_joins_a_story_folds_into_its_row(
         assert titles(app) == ["Sides agree to exchange 6,000 bodies"]
         assert app.stream.rows[0].sources == 2
         assert app.history.get(lone.update.id) is None
+
+
+@pytest.mark.parametrize("query", ["resume OR strasse", "resume OR /stra(ss|ß)e/i"])
+async def test_refilter_agrees_with_the_matcher_where_the_index_reads_otherwise(
+        store: Store, query: str) -> None:
+    """The index answers for plain texts (first query), the matcher for the rest (glued
+    emoji, ß) and for queries the index cannot answer exactly (second): same stories."""
+    now = datetime.now(UTC)
+
+    def story(source: str, key: str, title: str, minutes_ago: float,
+              joins: int | None = None) -> int:
+        (event,) = store.ingest(source, [Entry(key, title, "", published=now - timedelta(
+            minutes=minutes_ago))], now, classify=None if joins is None else lambda _: joins)
+        return event.update.id
+
+    story("Wire", "a", "Talks🤝resume in Geneva", 9)  # one glued token to FTS5
+    story("Wire", "b", "Talks resume on Monday", 8)
+    story("Wire", "c", "Straße blocked by protest", 7)
+    budget = story("Wire", "d", "Budget vote delayed", 6)
+    story("Desk", "d2", "Talks resume over the budget", 5, joins=budget)
+    story("Wire", "e", "Talks resume after the football match", 4)  # muted
+    final = story("Wire", "f", "Football final tonight", 3)  # muted headline...
+    story("Desk", "f2", "Play will resume at nine", 2, joins=final)  # ... hides its story
+    story("Wire", "g", "Weather report", 1)
+    topic = parse_topic("\n".join([
+        "[topic]", 'name = "t"', 'mute = "football"',
+        "[[source]]", 'name = "Wire"', 'url = "http://127.0.0.1:9/w.xml"',
+        "[[source]]", 'name = "Desk"', 'url = "http://127.0.0.1:9/d.xml"']))
+    app = FeedwatchApp(topic, store, live=False)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_for(lambda: len(app.stream.rows) == 5, pilot, what="history")
+        await pilot.press("slash", *query)
+        expected = ["Budget vote delayed", "Straße blocked by protest", "Talks resume on Monday",
+                    "Talks🤝resume in Geneva"]
+        await wait_for(lambda: titles(app) == expected, pilot, what="filtered stories")
+        shown = app.engine.filter
+        assert (shown.query is not None and shown.query.fts_exact() is not None) \
+            == (query == "resume OR strasse")
+        assert [r.member_match for r in app.stream.rows] == [True, False, False, False]

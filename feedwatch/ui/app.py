@@ -18,7 +18,7 @@ import time
 import webbrowser
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, tzinfo
-from typing import ClassVar, TypeVar
+from typing import Any, ClassVar, NamedTuple, TypeVar
 
 from rich.text import Text
 from textual import events, on, work
@@ -38,6 +38,7 @@ from ..model import EventKind, Health, SourceState, Update, UpdateEvent
 from ..query import DictDocument, Document, Query, QueryError, parse
 from ..store import Store, StoreError
 from ..textutil import is_safe_link
+from ..topicfilter import IndexAnswers
 from .detail import Detail, DetailPane
 from .filterbar import QueryBar, SearchBar
 from .header import FeedHeader
@@ -82,10 +83,11 @@ def open_in_browser(url: str) -> bool:
         return False
 
 
-async def sliced(items: Iterable[T], fn: Callable[[T], object], *,
+async def sliced(items: Iterable[T], fn: Callable[[Any], object], *, batched: bool = False,
                  cancelled: Callable[[], bool] = lambda: False) -> bool:
-    """Apply ``fn`` to every item on the loop, yielding every SLICE seconds so input and
-    repaints interleave. Returns False when ``cancelled()`` turned true on the way."""
+    """Apply ``fn`` to every item (or, ``batched``, to lists of items) on the loop, yielding
+    every SLICE seconds so input and repaints interleave. Returns False when ``cancelled()``
+    turned true on the way."""
     clock = time.perf_counter
     iterator = iter(items)
     while True:
@@ -94,11 +96,22 @@ async def sliced(items: Iterable[T], fn: Callable[[T], object], *,
             batch = list(itertools.islice(iterator, 256))
             if not batch:
                 return True
+            if batched:
+                fn(batch)
+                continue
             for item in batch:
                 fn(item)
         await asyncio.sleep(0)
         if cancelled():
             return False
+
+
+class _IndexReply(NamedTuple):
+    """What the index told a re-filter (see ``FeedwatchApp._ask_index``)."""
+
+    answers: IndexAnswers | None  # exact answers for plain updates
+    candidates: set[int] | None  # else the FTS5 pre-selection, when there is one
+    stories: set[int]  # clusters a report other than the headline shows
 
 
 class UpdateArrived(Message):
@@ -356,13 +369,6 @@ class FeedwatchApp(App[int]):
         topic = self.engine.filter
         return topic.show(update) or (row.member_match and not topic.hides(update))
 
-    def _matching_stories(self, expression: str, settled: frozenset[int]) -> set[int]:
-        """(Database thread.) Clusters outside ``settled`` with a report other than the
-        headline that would show."""
-        return {cluster for cluster, *doc in
-                self.store.fts_members(expression, settled.__contains__)
-                if self._member_shows(DictDocument(*doc))}
-
     def _member_shows(self, update: Document) -> bool:
         """A report joining a story would show on its own: the story shows for it."""
         return update.source not in self._muted and self.engine.filter.show(update)
@@ -398,6 +404,7 @@ class FeedwatchApp(App[int]):
             row.updated = True
             if not row.member_match and self._member_shows(update):
                 row.member_match = True
+                self.history.changed()
                 if self.stream.index_of(row) is None and self._visible(row):
                     self.stream.insert(row)
             row.touch()
@@ -599,68 +606,115 @@ class FeedwatchApp(App[int]):
 
     @work(group="filter", exclusive=True, exit_on_error=False)
     async def _run_filter(self, generation: int) -> None:
-        """Re-filter the whole history: FTS pre-selection on the DB thread, then the exact
-        matcher over the in-memory rows in short slices on the loop, then one swap."""
-        query = self.engine.filter.query
-        candidates: set[int] | None = None
-        expression = None
-        if query is not None and not query.is_empty:
-            expression = query.fts_expression()
-            if expression:
-                try:
-                    candidates = await self.engine.db(self.store.fts_ids, expression)
-                except StoreError:
-                    candidates = None  # the exact matcher alone still gives the right answer
+        """Re-filter the whole history, then swap the result in.
+
+        The full-text index answers for every update whose text it reads as the matcher
+        does (nearly all: see ``ftsplain``), so most rows cost a few set lookups; the matcher
+        runs on the rest, on the loop in short slices. A story shows when its headline does
+        or, unless ``mute`` hides the headline, another of its reports does."""
+        topic = self.engine.filter
+        try:
+            reply = await self.engine.db(self._ask_index, topic.query, frozenset(self._muted))
+        except StoreError:  # the matcher alone still gives the right answer
+            reply = _IndexReply(None, None, set())
         if generation != self._filter_generation:
             return
         rows = list(self.history.rows())
+        version = self.history.version
         muted = set(self._muted)
-        show, hides = self.engine.filter.show, self.engine.filter.hides
-        shown_ids: set[int] = set()
+        answers, candidates, stories = reply
+        show, prejudge = topic.show, topic.prejudge
+        hides, prejudge_hides = topic.hides, topic.prejudge_hides
+        not_plain = answers.not_plain if answers is not None else set()
+        # The common case, a set lookup or three per row: the index knows the query's answer
+        # and nothing else (mute, a source's own query, a muted source) has a say.
+        known = answers.query if answers is not None and topic.mute is None \
+            and not topic.per_source and not muted else None
+        picked: list[Row] = []
 
-        def select(row: Row) -> None:
-            update = row.update
-            row.member_match = False
-            if candidates is not None and update.id not in candidates:
-                return
-            if update.source not in muted and show(update):
-                shown_ids.add(row.id)
+        def shows(row: Row, update: Update, uid: int) -> bool:
+            if update.source in muted:
+                return False
+            if uid not in not_plain and candidates is not None and uid not in candidates:
+                verdict: bool | None = False
+            else:
+                verdict = prejudge(answers, uid, update.source) if answers else None
+            if verdict if verdict is not None else show(update):
+                return True
+            if update.cluster not in stories:
+                return False
+            hidden = prejudge_hides(answers, uid) if answers else None
+            row.member_match = not (hidden if hidden is not None else hides(update))
+            return row.member_match
 
-        done = await sliced(rows, select,
+        def select(batch: list[Row]) -> None:
+            for row in batch:
+                if row.member_match:
+                    row.member_match = False
+                update = row.update
+                uid = update.id
+                if known is not None and uid not in not_plain and uid not in stories:
+                    if uid in known:
+                        picked.append(row)
+                elif shows(row, update, uid):
+                    picked.append(row)
+
+        done = await sliced(rows, select, batched=True,
                             cancelled=lambda: generation != self._filter_generation)
         if not done or generation != self._filter_generation:
             return
-        if expression and candidates is not None:
-            # Stories whose headline did not match but another report does: matched on the
-            # DB thread (a broad query can hit thousands of reports), settled stories skipped.
-            try:
-                stories = await self.engine.db(self._matching_stories, expression,
-                                               frozenset(shown_ids))
-            except StoreError:
-                stories = set()
-            if generation != self._filter_generation:
-                return
-            for cluster in stories:
-                row = self.history.get(cluster)
-                if row is not None and row.update.source not in muted \
-                        and not hides(row.update):
-                    row.member_match = True
-                    shown_ids.add(cluster)
-        # (a row a live report brought in while this pass ran keeps its place)
-        visible = [row for row in rows
-                   if row.id in shown_ids or (row.member_match and self._visible(row))]
-        # Rows that reached the history while this pass ran (live arrivals, or the first page
-        # when the pass started before it) are judged now; rows folded away meanwhile go.
-        seen = {id(row) for row in rows}
         shown = RowList()
-        shown.rows = [row for row in visible if self.history.get(row.id) is row]
-        for row in self.history.rows():
-            if id(row) not in seen and self._visible(row) and shown.index(row) is None:
-                shown.insert(row)
+        shown.rows = picked
+        if self.history.version != version:
+            # The history changed while this pass ran (live arrivals, a regroup, the first
+            # page swapped for the whole history): rows folded away go, and rows not in the
+            # snapshot are judged now.
+            history = self.history
+            seen = {id(row) for row in rows}
+            shown_ids = {row.id for row in picked}
+            shown.rows = [row for row in rows
+                          if (row.id in shown_ids or (row.member_match and self._visible(row)))
+                          and history.get(row.id) is row]
+            for row in history.rows():
+                if id(row) not in seen and self._visible(row) and shown.index(row) is None:
+                    shown.insert(row)
         self.stream.set_rows(shown.rows)
         self._filtering = False
         self._show_match_count()
         self._update_counts()
+
+    def _ask_index(self, query: Query | None, muted: frozenset[str]) -> _IndexReply:
+        """(Database thread.) What the index can tell a re-filter, in one call while the loop
+        waits (so no GIL is fought over): the exact answers for the view queries; the FTS5
+        pre-selection when the query has none; and the stories another report than the
+        headline shows (the matcher judges the reports the index cannot)."""
+        store, topic = self.store, self.engine.filter
+        answers = topic.answers(store.fts_exact, store.not_plain)
+        if query is None or query.is_empty:
+            return _IndexReply(answers, None, set())
+        expression = query.fts_expression()
+        candidates = None
+        if expression and (answers is None or answers.query is None):
+            candidates = store.fts_ids(expression)
+        may_match = answers.query if answers is not None and answers.query is not None \
+            else candidates
+        not_plain = answers.not_plain if answers is not None else store.not_plain()
+        stories: set[int] = set()
+        unsure: list[int] = []
+        for uid, cluster, source in store.member_refs():
+            if cluster in stories or source in muted:
+                continue
+            if may_match is not None and uid not in may_match and uid not in not_plain:
+                continue
+            verdict = topic.prejudge(answers, uid, source) if answers is not None else None
+            if verdict is None:
+                unsure.append(uid)
+            elif verdict:
+                stories.add(cluster)
+        for cluster, *doc in store.members(unsure):
+            if cluster not in stories and self._member_shows(DictDocument(*doc)):
+                stories.add(cluster)
+        return _IndexReply(answers, candidates, stories)
 
     # --- search ------------------------------------------------------------------------
 

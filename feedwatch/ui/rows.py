@@ -108,6 +108,11 @@ class History:
     def __init__(self) -> None:
         self.by_cluster: dict[int, Row] = {}
         self.ordered = RowList()
+        self.version = 0  # bumped by every change: a pass over a snapshot can tell it is stale
+
+    def changed(self) -> None:
+        """Note a change made to a row in place that a pass over a snapshot must see."""
+        self.version += 1
 
     def __len__(self) -> int:
         return len(self.by_cluster)
@@ -120,18 +125,21 @@ class History:
             return
         self.by_cluster[row.id] = row
         self.ordered.insert(row)
+        self.version += 1
 
     def discard(self, row: Row) -> None:
         """Forget a story (its only report moved into another story)."""
         if self.by_cluster.get(row.id) is row:
             del self.by_cluster[row.id]
             self.ordered.remove(row)
+            self.version += 1
 
     def replace(self, by_cluster: dict[int, Row], ordered: list[Row]) -> None:
         """Adopt a complete, already ordered snapshot (built by the caller in slices)."""
         self.by_cluster = by_cluster
         self.ordered = RowList()
         self.ordered.rows = ordered
+        self.version += 1
 
     def rows(self) -> list[Row]:
         return self.ordered.rows
