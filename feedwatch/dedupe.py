@@ -91,6 +91,11 @@ class DedupeSettings:
     cross_language: bool = True  # compare Cyrillic and Latin updates through concepts/names
     margin: float | None = None  # extra retention past the window; None → one more window
 
+    @property
+    def retention(self) -> float:
+        """How far behind the newest update the index keeps updates (window + margin)."""
+        return self.window + (self.window if self.margin is None else self.margin)
+
 
 # --------------------------------------------------------------------------- normalization
 
@@ -1554,9 +1559,13 @@ class ClusterIndex:
     def add(self, doc: DedupeDoc, features: _Features | None = None) -> Decision:
         """Decide which cluster ``doc`` belongs to, then index it. ``features`` may be given
         when ``extract(doc.title, doc.text)`` was computed ahead (e.g. in another process)."""
+        self._advance(doc.published)
+        if doc.published < self._cutoff():
+            # Older than what the index keeps (a feed's backlog on a first poll): whatever it
+            # could match has been evicted, and it would be itself on the next add.
+            return Decision(doc.id, False, 0.0, "new")
         f = features if features is not None else extract(doc.title, doc.text)
         keys = self._exact_keys(doc, f)
-        self._advance(doc.published)
         wall, wsame, wcross = self._weights(f)
         decision = self._decide(doc, f, wall, wsame, wcross, keys)
         self._index(doc, f, wall, wsame, wcross, keys, decision.cluster)
@@ -1847,9 +1856,8 @@ class ClusterIndex:
         heapq.heappush(self._heap, (doc.published, serial))
 
     def _cutoff(self) -> float:
-        s = self.settings
-        margin = s.window if s.margin is None else s.margin
-        return self._newest - s.window - margin
+        return self._newest - self.settings.retention
+
 
     def _advance(self, published: float) -> None:
         """Move the clock to ``published`` (if newer) and evict what fell out of retention."""

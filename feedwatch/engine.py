@@ -300,7 +300,9 @@ class Engine:
         # The worker also extracts each item's clustering features: that pure work then runs
         # on the other core instead of holding this process's GIL (the database thread's
         # clustering was the longest part of a cold 1,000-feed cycle, bench/README.md).
-        call = functools.partial(_parse_with_features, body, **kwargs)
+        # Items older than the clustering index keeps are never compared: no features.
+        horizon = self.clock().timestamp() - self.index.settings.retention
+        call = functools.partial(_parse_with_features, body, horizon, **kwargs)
         try:
             return await asyncio.get_running_loop().run_in_executor(self._parse_pool, call)
         except BrokenProcessPool:  # a worker died (killed, out of memory): start afresh
@@ -462,10 +464,13 @@ class Engine:
         await self.stop()
 
 
-def _parse_with_features(body: bytes, **kwargs: Any) -> tuple[ParsedFeed, Features]:
-    """parse_feed plus each entry's clustering features (runs in a parse worker process)."""
+def _parse_with_features(body: bytes, horizon: float, **kwargs: Any
+                         ) -> tuple[ParsedFeed, Features]:
+    """parse_feed plus the clustering features of each entry published after ``horizon``
+    or undated (runs in a parse worker process)."""
     parsed = parse_feed(body, **kwargs)
-    return parsed, {(e.title, e.text): extract(e.title, e.text) for e in parsed.entries}
+    return parsed, {(e.title, e.text): extract(e.title, e.text) for e in parsed.entries
+                    if e.published is None or e.published.timestamp() >= horizon}
 
 
 def _dedupe_doc(update: Update) -> DedupeDoc:

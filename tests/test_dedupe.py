@@ -301,6 +301,12 @@ def test_eviction_keeps_memory_bounded_and_late_arrivals_work() -> None:
     assert len(index) <= 1 + (3600 + 600) // 600
     late = index.add(doc(999, "unrelated item number 198 about topic198", minutes=198 * 10 - 30))
     assert late.joined
+    # a backlog item older than the index keeps (a first poll of a slow feed) is not indexed:
+    # what it could match is gone, and it would be evicted at once
+    size = len(index)
+    old = index.add(doc(1000, "unrelated item number 5 about topic5", minutes=5 * 10))
+    assert (old.cluster, old.joined) == (1000, False)
+    assert len(index) == size
 
 
 def test_restore_then_add_joins_restored_cluster() -> None:

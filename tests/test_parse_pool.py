@@ -3,6 +3,8 @@ and a worker that dies costs one poll of one feed, not the engine."""
 
 from __future__ import annotations
 
+import math
+
 import os
 import signal
 from pathlib import Path
@@ -106,9 +108,17 @@ def test_features_extracted_in_a_worker_are_those_extracted_here() -> None:
     bodies = [_rss(i).encode() for i in range(3)]
     bodies.append((Path(__file__).parent / "data" / "feeds" / "rss20.xml").read_bytes())
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        results = list(pool.map(_parse_with_features, bodies))
+        results = list(pool.map(_parse_with_features, bodies, [-math.inf] * len(bodies)))
+        dated = [e.published for parsed, _ in results for e in parsed.entries if e.published]
+        middle = sorted(dated)[len(dated) // 2].timestamp()
+        recent = list(pool.map(_parse_with_features, bodies, [middle] * len(bodies)))
     assert sum(len(parsed.entries) for parsed, _ in results) >= 10
     for parsed, features in results:
         assert len(features) == len({(e.title, e.text) for e in parsed.entries})
         for e in parsed.entries:
             assert features[(e.title, e.text)] == extract(e.title, e.text)
+    # items older than the clustering index keeps get none: it never compares them
+    for parsed, features in recent:
+        for e in parsed.entries:
+            wanted = e.published is None or e.published.timestamp() >= middle
+            assert ((e.title, e.text) in features) == wanted
