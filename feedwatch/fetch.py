@@ -91,6 +91,17 @@ def _size(n: int) -> str:
     return f"{value:.0f} {unit}" if value >= 100 else f"{value:.3g} {unit}"
 
 
+async def _drain(response: httpx.Response, limit: int = 64 * 1024) -> None:
+    """Read a response we do not use to its end, so that its connection is reused: httpcore
+    closes a connection whose response was left unread (for a 304 too, whose end-of-message
+    it has not yet seen). A large body is not worth it: then the connection goes."""
+    read = 0
+    async for chunk in response.aiter_raw():
+        read += len(chunk)
+        if read > limit:
+            return
+
+
 class _Client(httpx.AsyncClient):
     """Redirects are followed by Fetcher itself; httpx would still build the next request for
     every redirect and raise on a Location it cannot represent (``javascript:…``), before we
@@ -109,7 +120,7 @@ class Fetcher:
                  host_limits: dict[str, int] | None = None) -> None:
         self.settings = settings or FetchSettings()
         s = self.settings
-        limits = httpx.Limits(max_connections=s.concurrency * 2,
+        limits = httpx.Limits(max_connections=s.concurrency,
                               max_keepalive_connections=s.concurrency)
         if transport is None:
             transport = netbackend.transport(limits=limits, trust_env=False)
@@ -208,6 +219,7 @@ class Fetcher:
                 location = response.headers.get("location")
                 if status in REDIRECT_STATUSES and location:
                     url = _next_hop(url, location, seen)
+                    await _drain(response)
                     continue
                 return await self._read(response, validators)
 
@@ -215,6 +227,7 @@ class Fetcher:
         final_url = str(response.url)
         status = response.status_code
         if status == 304:
+            await _drain(response)  # (no body: this lets the connection go back to the pool)
             return {"url": final_url, "status": 304, "not_modified": True,
                     "etag": validators.etag, "last_modified": validators.last_modified,
                     "body_hash": validators.body_hash}

@@ -4,14 +4,17 @@ Before every request it assigns, httpcore's pool asks each pooled connection whe
 server closed it. Through anyio that question builds the socket's whole attribute table,
 ``getpeername()`` syscall included, so with a few dozen pooled connections a poll cycle of
 1,000 feeds spent about a third of its event-loop time there (bench/README.md). This
-wrapper keeps the raw socket from connect time and answers with one ``poll()``.
+wrapper keeps the raw socket from connect time and answers with one ``poll()``, and not
+again for a few milliseconds while the connection stays idle.
 """
 
 from __future__ import annotations
 
+import math
 import select
 import socket
 import ssl
+import time
 import typing
 
 import httpcore
@@ -29,16 +32,34 @@ def _readable(sock: socket.socket | None) -> bool:
     return bool(poller.poll(0))
 
 
+# An idle connection found quiet is taken to stay quiet this long. The pool asks about every
+# idle connection several times per request it assigns; a server's close landing in these few
+# milliseconds is no likelier than one landing between the check and the request anyway.
+QUIET_FOR: typing.Final = 0.005
+
+
 class _Stream(httpcore.AsyncNetworkStream):
     def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
         self._inner = inner
         self._sock: socket.socket | None = inner.get_extra_info("socket")
+        self._quiet_since = -math.inf  # when the idle connection was last found quiet
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        self._quiet_since = -math.inf  # in use: the next idle check polls afresh
         return await self._inner.read(max_bytes, timeout)
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._quiet_since = -math.inf
         await self._inner.write(buffer, timeout)
+
+    def _is_readable(self) -> bool:
+        now = time.monotonic()
+        if now - self._quiet_since < QUIET_FOR:
+            return False
+        readable = _readable(self._sock)
+        if not readable:
+            self._quiet_since = now
+        return readable
 
     async def aclose(self) -> None:
         await self._inner.aclose()
@@ -49,7 +70,7 @@ class _Stream(httpcore.AsyncNetworkStream):
 
     def get_extra_info(self, info: str) -> typing.Any:
         if info == "is_readable":
-            return _readable(self._sock)
+            return self._is_readable()
         return self._inner.get_extra_info(info)
 
 

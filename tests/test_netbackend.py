@@ -7,7 +7,7 @@ import socket
 import threading
 import time
 
-from feedwatch.fetch import Fetcher
+from feedwatch.fetch import Fetcher, Validators
 from feedwatch.netbackend import Backend, _readable
 
 BODY = b'<rss version="2.0"><channel><title>t</title></channel></rss>'
@@ -63,3 +63,57 @@ async def test_readable_reports_a_closed_peer_and_a_quiet_one() -> None:
         a.close()
     assert _readable(None)
     assert isinstance(Backend(), Backend)
+
+
+def _serve_keepalive(listener: socket.socket, connections: list[int]) -> None:
+    """A keep-alive server: 304 to a conditional GET, a redirect for /old, else 200."""
+    while True:
+        try:
+            conn, _ = listener.accept()
+        except OSError:
+            return
+        connections.append(1)
+        threading.Thread(target=_answer_all, args=(conn,), daemon=True).start()
+
+
+def _answer_all(conn: socket.socket) -> None:
+    with conn:
+        data = b""
+        while True:
+            while b"\r\n\r\n" not in data:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    return
+                data += chunk
+            head, _, data = data.partition(b"\r\n\r\n")
+            if b"if-none-match" in head.lower():
+                conn.sendall(b'HTTP/1.1 304 Not Modified\r\nETag: "v1"\r\n\r\n')
+            elif head.startswith(b"GET /old "):
+                conn.sendall(b"HTTP/1.1 301 Moved\r\nLocation: /feed.xml\r\n"
+                             b"Content-Length: 9\r\n\r\nmoved on.")
+            else:
+                conn.sendall(b'HTTP/1.1 200 OK\r\nETag: "v1"\r\nContent-Length: '
+                             + str(len(BODY)).encode() + b"\r\n\r\n" + BODY)
+
+
+async def test_not_modified_and_redirect_responses_leave_the_connection_reusable() -> None:
+    """A 304 has no body, but httpcore drops a connection whose response was not read to its
+    end: every conditional poll of a server would open a new connection (a TLS handshake
+    each, for real servers). Redirect bodies are read for the same reason."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    connections: list[int] = []
+    threading.Thread(target=_serve_keepalive, args=(listener, connections),
+                     daemon=True).start()
+    fetcher = Fetcher()
+    try:
+        first = await fetcher.fetch(f"http://127.0.0.1:{port}/old")
+        assert first.body == BODY and first.etag == '"v1"'
+        for _ in range(5):
+            again = await fetcher.fetch(f"http://127.0.0.1:{port}/feed.xml",
+                                        Validators(etag='"v1"'))
+            assert again.not_modified
+        assert len(connections) == 1
+    finally:
+        await fetcher.aclose()
+        listener.close()

@@ -4,7 +4,6 @@ and a worker that dies costs one poll of one feed, not the engine."""
 from __future__ import annotations
 
 import math
-
 import os
 import signal
 from pathlib import Path
