@@ -2,32 +2,38 @@
 
 The store's full-text index (FTS5, ``unicode61 remove_diacritics 2``) and the query matcher
 (``query.py``: Unicode casefold, marks removed, words of letters and digits) agree on the words
-of almost every text, but not all: SQLite's Unicode tables are older than Python's, so a newer
-emoji glued to a word makes one FTS token of both, and a few letters fold differently (Greek
-tonos, ``ǡ``, ``ß``). For a plain text the FTS5 answer to a word query *is* the matcher's
-answer, so a re-filter can take it without running the matcher on every update
-(:meth:`feedwatch.query.Query.fts_exact`); other texts still go through the matcher.
+of almost every text, but not all: SQLite's Unicode tables are older than Python's, so to FTS5
+a newer emoji is a token (alone, it breaks a phrase; glued to a word, it joins the two), some
+marks split a word, and a few letters fold differently (Greek tonos, ``ǡ``, ``ß``). For a plain
+text the FTS5 answer to a word query *is* the matcher's answer, so a re-filter can take it
+without running the matcher on every update (:meth:`feedwatch.query.Query.fts_exact`); other
+texts still go through the matcher.
 
-The character classes come from probing SQLite with every code point (:func:`probe`);
-``tests/test_ftsplain.py`` probes again and fails when the tables here no longer describe the
-SQLite in use. Regenerate with ``python -m feedwatch.ftsplain > feedwatch/_ftschars.py``.
+The character classes come from probing SQLite with every code point below ``PROBED_END``
+(:func:`probe`); ``tests/test_ftsplain.py`` probes again and fails when the tables here no
+longer cover the SQLite in use. Regenerate with ``python -m feedwatch.ftsplain >
+feedwatch/_ftschars.py``. The store records which tables flagged its texts and flags them
+again when they change (``Store._flag_plain``).
 """
 
 from __future__ import annotations
 
 import bisect
+import hashlib
 import itertools
 import re
 import sqlite3
 import sys
+import unicodedata
 from typing import Final
 
 from . import _ftschars
 from .query import fold
 
-__all__ = ["is_plain", "probe", "tables"]
+__all__ = ["TABLES_VERSION", "is_plain", "probe", "tables"]
 
 _KINDS: Final = ("letter", "glue", "drop", "folds_away")  # by precedence
+PROBED_END: Final = 0x30000  # code points from here on are taken as not plain
 Spans = tuple[tuple[int, int], ...]
 
 
@@ -63,6 +69,12 @@ def _covers(spans: Spans, point: int) -> bool:
 
 
 _STARTS, _ENDS = _index()
+# Which tables and rules flagged a stored text: the store flags its texts again when this
+# changes (regenerated tables, a new Python's Unicode data, a change to is_plain below).
+_RULES: Final = 2
+TABLES_VERSION: Final = hashlib.sha256(repr((
+    _RULES, PROBED_END, unicodedata.unidata_version, _ftschars.LETTER, _ftschars.GLUE,
+    _ftschars.DROP, _ftschars.FOLDS_AWAY)).encode()).hexdigest()[:16]
 # A cheap first pass: characters that may matter. Astral ones (emoji mostly) as one range,
 # because a class with many astral ranges makes the regex engine slow on every character.
 _SUSPECT: Final = re.compile("[" + _class(tuple(
@@ -72,6 +84,8 @@ _SUSPECT: Final = re.compile("[" + _class(tuple(
 
 def _kind(char: str) -> str | None:
     c = ord(char)
+    if c >= PROBED_END:
+        return "letter"  # never probed: assume the worst
     k = bisect.bisect_right(_STARTS, c) - 1
     if k >= 0 and c <= _ENDS[k][0]:
         return _ENDS[k][1]
@@ -82,22 +96,23 @@ def _word_beside(text: str, at: int, step: int) -> bool:
     """Whether the next character from ``at`` in direction ``step`` that our folding keeps is
     a letter or digit."""
     at += step
-    while 0 <= at < len(text) and _kind(text[at]) == "folds_away":
+    while 0 <= at < len(text) and _covers(_ftschars.FOLDS_AWAY, ord(text[at])):
         at += step
     return 0 <= at < len(text) and text[at].isalnum()
 
 
 def is_plain(*texts: str) -> bool:
-    """Whether FTS5 tokenizes every one of ``texts`` into the matcher's words."""
+    """Whether FTS5 tokenizes every one of ``texts`` into the matcher's words, in the same
+    order with nothing between them."""
     for text in texts:
         if text.isascii():
             continue
         for m in _SUSPECT.finditer(text):
             at = m.start()
             kind = _kind(text[at])
-            if kind == "letter":
-                return False
-            if kind == "glue" and (_word_beside(text, at, -1) or _word_beside(text, at, 1)):
+            # A "glue" character is part of a token to FTS5 even on its own (a newer emoji
+            # between two words breaks a phrase there), a separator to the matcher.
+            if kind in ("letter", "glue"):
                 return False
             if kind == "drop" and _word_beside(text, at, -1) and _word_beside(text, at, 1):
                 return False
@@ -114,7 +129,7 @@ def probe(db: sqlite3.Connection | None = None) -> dict[str, list[int]]:
     """Code points where FTS5 and the matcher disagree on ``"q<c>q"``, by kind; and those our
     folding removes ("folds_away")."""
     db = db or sqlite3.connect(":memory:")
-    probed = [c for c in range(0x20, 0x30000) if not 0xD800 <= c < 0xE000]
+    probed = [c for c in range(0x20, PROBED_END) if not 0xD800 <= c < 0xE000]
     db.execute("CREATE VIRTUAL TABLE temp.probe USING fts5(x, "
                "tokenize='unicode61 remove_diacritics 2')")
     db.execute("CREATE VIRTUAL TABLE temp.probe_terms USING fts5vocab(temp, probe, 'instance')")

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .ftsplain import is_plain
+from .ftsplain import TABLES_VERSION, is_plain
 from .model import Entry, EventKind, SourceState, Update, UpdateEvent
 from .query import FtsExact
 from .textutil import canonical_url, text_fingerprint
@@ -144,11 +144,12 @@ _MIGRATIONS: list[str] = [
     "ALTER TABLE source_state ADD COLUMN retry_until REAL;",
     # 3: whether FTS5 reads the title and text word for word as the matcher does (ftsplain):
     # a re-filter then takes the index's answer for the update instead of running the matcher
+    # (texts are flagged on open, see Store._flag_plain)
     """
     ALTER TABLE updates ADD COLUMN plain INTEGER NOT NULL DEFAULT 0;
-    UPDATE updates SET plain = feedwatch_is_plain(title, text);
     CREATE INDEX updates_not_plain ON updates (id) WHERE plain = 0;
     CREATE INDEX updates_members ON updates (id, cluster, source) WHERE id != cluster;
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     """,
 ]
 
@@ -245,6 +246,7 @@ class Store:
             self._db.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
             self._db.create_function("feedwatch_is_plain", 2, is_plain, deterministic=True)
             self._migrate()
+            self._flag_plain()
         except sqlite3.Error as exc:
             raise StoreError(_describe(exc, self.path)) from None
         except OSError as exc:
@@ -306,6 +308,22 @@ class Store:
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+
+    def _flag_plain(self) -> None:
+        """Flag every stored text plain or not (see ``ftsplain``) when the flags were set by
+        other tables than this feedwatch's (or never: a database from before schema 3)."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'plain_tables'").fetchone()
+        if row is not None and row[0] == TABLES_VERSION:
+            return
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.execute("UPDATE updates SET plain = feedwatch_is_plain(title, text)")
+            self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES"
+                             " ('plain_tables', ?)", (TABLES_VERSION,))
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
 
     def integrity_check(self) -> str:
         return self._query("PRAGMA integrity_check")[0][0]

@@ -154,7 +154,8 @@ def test_plain_flag_follows_texts_and_is_backfilled_for_older_databases(tmp_path
         assert store.member_refs() == [(member.update.id, plain.update.id, "desk")]
     raw = sqlite3.connect(db)  # back to schema 2, as an older feedwatch left it
     raw.executescript("DROP INDEX updates_not_plain; DROP INDEX updates_members;"
-                      " ALTER TABLE updates DROP COLUMN plain; PRAGMA user_version = 2;")
+                      " DROP TABLE meta; ALTER TABLE updates DROP COLUMN plain;"
+                      " PRAGMA user_version = 2;")
     raw.close()
     with Store(db) as store:
         assert store.not_plain() == {glued.update.id}
@@ -164,6 +165,12 @@ def test_plain_flag_follows_texts_and_is_backfilled_for_older_databases(tmp_path
         assert store.fts_exact(exact) == {ids[2]}
         assert store.member_refs() == [(member.update.id, plain.update.id, "desk")]
         # an edit that unglues the words makes the text plain
-        store.ingest("wire", [entry("b", "Talks 🤝 resume", "")], NOW)
+        store.ingest("wire", [entry("b", "Talks resume 🔴", "")], NOW)
         assert store.not_plain() == set()
         assert store.fts_exact(exact) == {ids[1], ids[2]}
+    # flags set by other tables (an older feedwatch, another Python) are set again on open
+    raw = sqlite3.connect(db)
+    raw.executescript("UPDATE updates SET plain = 0; UPDATE meta SET value = 'other';")
+    raw.close()
+    with Store(db) as store:
+        assert store.not_plain() == set()

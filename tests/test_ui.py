@@ -671,3 +671,52 @@ async def test_refilter_agrees_with_the_matcher_where_the_index_reads_otherwise(
         assert (shown.query is not None and shown.query.fts_exact() is not None) \
             == (query == "resume OR strasse")
         assert [r.member_match for r in app.stream.rows] == [True, False, False, False]
+
+
+async def test_live_reports_during_a_refilter_are_judged_by_it(store: Store) -> None:
+    """Reports that arrive while the re-filter waits for the index are not in its answers:
+    a muted story arriving then stays hidden, a matching one shows, and a report joining a
+    story live brings that story in."""
+    now = datetime.now(UTC)
+    store.ingest("Wire", [Entry("a", "Weather report", "", published=now - timedelta(minutes=9))],
+                 now)
+    (budget,) = store.ingest("Wire", [Entry("b", "Budget vote delayed", "",
+                                            published=now - timedelta(minutes=8))], now)
+    topic = parse_topic("\n".join([
+        "[topic]", 'name = "t"', 'mute = "football"',
+        "[[source]]", 'name = "Wire"', 'url = "http://127.0.0.1:9/w.xml"',
+        "[[source]]", 'name = "Desk"', 'url = "http://127.0.0.1:9/d.xml"']))
+    app = FeedwatchApp(topic, store, live=False)
+    ask = app._ask_index
+    arrivals: list[list[Entry]] = []
+
+    def ask_then_deliver(*args: object) -> object:  # (the database thread)
+        reply = ask(*args)  # type: ignore[arg-type]
+        while arrivals:
+            entries = arrivals.pop(0)
+            joining = entries[0].key == "j"  # (joins the budget story, from another source)
+            for event in store.ingest("Desk" if joining else "Wire", entries, now,
+                                      classify=(lambda _: budget.update.id) if joining
+                                      else None):
+                app.call_from_thread(app.post_message, UpdateArrived(event))
+            time.sleep(0.3)  # the loop applies them before the pass goes on
+        return reply
+
+    app._ask_index = ask_then_deliver  # type: ignore[method-assign]
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_for(lambda: len(app.stream.rows) == 2, pilot, what="history")
+        arrivals.append([Entry("f", "Football final tonight", "",
+                               published=now - timedelta(minutes=2))])
+        arrivals.append([Entry("w", "Weather warning issued", "",
+                               published=now - timedelta(minutes=1))])
+        await pilot.press("slash", *"weather")
+        await wait_for(lambda: not arrivals and not app._filtering, pilot, what="first pass")
+        await pilot.pause(0.3)
+        assert titles(app) == ["Weather warning issued", "Weather report"]
+        arrivals.append([Entry("j", "Weather delays the budget vote", "",
+                               published=now - timedelta(minutes=7))])
+        await pilot.press("space", "backspace")  # the same query again: a new pass
+        await wait_for(lambda: not arrivals and not app._filtering, pilot, what="second pass")
+        await pilot.pause(0.3)
+        assert titles(app) == ["Weather warning issued", "Budget vote delayed",
+                               "Weather report"]

@@ -404,7 +404,7 @@ class FeedwatchApp(App[int]):
             row.updated = True
             if not row.member_match and self._member_shows(update):
                 row.member_match = True
-                self.history.changed()
+                self.history.changed(row)
                 if self.stream.index_of(row) is None and self._visible(row):
                     self.stream.insert(row)
             row.touch()
@@ -429,6 +429,7 @@ class FeedwatchApp(App[int]):
         if update.id == row.update.id:
             before = self.stream.index_of(row) is not None
             row.update = update
+            self.history.changed(row)
             row.sources = max(row.sources, update.sources_in_cluster)
             after = self._visible(row)
             if before and not after:
@@ -613,14 +614,19 @@ class FeedwatchApp(App[int]):
         runs on the rest, on the loop in short slices. A story shows when its headline does
         or, unless ``mute`` hides the headline, another of its reports does."""
         topic = self.engine.filter
+        history = self.history
+        # The snapshot comes first: anything that changes after it (a live arrival the index
+        # has not seen, an edit, a report matching live) shows in the version and is judged
+        # afresh at the end.
+        rows = list(history.rows())
+        version = history.version
+        touched = history.touched = set()
         try:
             reply = await self.engine.db(self._ask_index, topic.query, frozenset(self._muted))
         except StoreError:  # the matcher alone still gives the right answer
             reply = _IndexReply(None, None, set())
         if generation != self._filter_generation:
             return
-        rows = list(self.history.rows())
-        version = self.history.version
         muted = set(self._muted)
         answers, candidates, stories = reply
         show, prejudge = topic.show, topic.prejudge
@@ -649,7 +655,7 @@ class FeedwatchApp(App[int]):
 
         def select(batch: list[Row]) -> None:
             for row in batch:
-                if row.member_match:
+                if row.member_match and row.id not in touched:
                     row.member_match = False
                 update = row.update
                 uid = update.id
@@ -665,16 +671,14 @@ class FeedwatchApp(App[int]):
             return
         shown = RowList()
         shown.rows = picked
-        if self.history.version != version:
-            # The history changed while this pass ran (live arrivals, a regroup, the first
-            # page swapped for the whole history): rows folded away go, and rows not in the
-            # snapshot are judged now.
-            history = self.history
+        if history.version != version:
+            # The history changed while this pass ran (live arrivals, edits, a regroup, the
+            # first page swapped for the whole history): rows folded away go, and rows changed
+            # or not in the snapshot are judged now.
             seen = {id(row) for row in rows}
             shown_ids = {row.id for row in picked}
-            shown.rows = [row for row in rows
-                          if (row.id in shown_ids or (row.member_match and self._visible(row)))
-                          and history.get(row.id) is row]
+            shown.rows = [row for row in rows if history.get(row.id) is row and (
+                self._visible(row) if row.id in touched else row.id in shown_ids)]
             for row in history.rows():
                 if id(row) not in seen and self._visible(row) and shown.index(row) is None:
                     shown.insert(row)
@@ -690,9 +694,9 @@ class FeedwatchApp(App[int]):
         headline shows (the matcher judges the reports the index cannot)."""
         store, topic = self.store, self.engine.filter
         answers = topic.answers(store.fts_exact, store.not_plain)
-        if query is None or query.is_empty:
-            return _IndexReply(answers, None, set())
-        expression = query.fts_expression()
+        if (query is None or query.is_empty) and not topic.per_source:
+            return _IndexReply(answers, None, set())  # a headline fails only for mute: no help
+        expression = query.fts_expression() if query is not None else None
         candidates = None
         if expression and (answers is None or answers.query is None):
             candidates = store.fts_ids(expression)

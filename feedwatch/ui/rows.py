@@ -109,10 +109,13 @@ class History:
         self.by_cluster: dict[int, Row] = {}
         self.ordered = RowList()
         self.version = 0  # bumped by every change: a pass over a snapshot can tell it is stale
+        self.touched: set[int] = set()  # rows changed in place since a pass started
 
-    def changed(self) -> None:
-        """Note a change made to a row in place that a pass over a snapshot must see."""
+    def changed(self, row: Row) -> None:
+        """Note a change made to a row in place (its headline edited, another report matching
+        live) that a pass over a snapshot must judge afresh."""
         self.version += 1
+        self.touched.add(row.id)
 
     def __len__(self) -> int:
         return len(self.by_cluster)
