@@ -172,6 +172,7 @@ class FeedwatchApp(App[int]):
         self._opener = opener or open_in_browser
         self.history = History()
         self._folded: set[int] = set()  # stories whose only report moved into another
+        self._member_rows: set[Row] = set()  # rows shown for a report other than the headline
         self._marked: set[Row] = set()  # rows showing ● or ◆ (pruned when counting)
         self._muted: set[str] = set()
         self._states: dict[str, SourceState] = {}
@@ -404,6 +405,7 @@ class FeedwatchApp(App[int]):
             row.updated = True
             if not row.member_match and self._member_shows(update):
                 row.member_match = True
+                self._member_rows.add(row)
                 self.history.changed(row)
                 if self.stream.index_of(row) is None and self._visible(row):
                     self.stream.insert(row)
@@ -638,6 +640,12 @@ class FeedwatchApp(App[int]):
             and not topic.per_source and not muted else None
         picked: list[Row] = []
 
+        member_rows = self._member_rows
+        for row in list(member_rows):  # last pass's member matches: judged afresh below
+            if row.id not in touched:
+                row.member_match = False
+                member_rows.discard(row)
+
         def shows(row: Row, update: Update, uid: int) -> bool:
             if update.source in muted:
                 return False
@@ -650,23 +658,45 @@ class FeedwatchApp(App[int]):
             if update.cluster not in stories:
                 return False
             hidden = prejudge_hides(answers, uid) if answers else None
-            row.member_match = not (hidden if hidden is not None else hides(update))
-            return row.member_match
+            if hidden if hidden is not None else hides(update):
+                return False
+            row.member_match = True
+            member_rows.add(row)
+            return True
 
         def select(batch: list[Row]) -> None:
             for row in batch:
-                if row.member_match and row.id not in touched:
-                    row.member_match = False
-                update = row.update
-                uid = update.id
-                if known is not None and uid not in not_plain and uid not in stories:
-                    if uid in known:
-                        picked.append(row)
-                elif shows(row, update, uid):
+                if shows(row, row.update, row.update.id):
                     picked.append(row)
 
-        done = await sliced(rows, select, batched=True,
-                            cancelled=lambda: generation != self._filter_generation)
+        by_cluster = history.by_cluster
+
+        def pick(batch: list[int]) -> None:
+            """The common case: rows the index named (and only those: most rows are cold in
+            the CPU's cache, and visiting them all cost more than the rest of the pass)."""
+            for uid in batch:
+                row = by_cluster.get(uid)
+                if row is None or row.update.id != uid:
+                    continue  # a report that is not a story's headline
+                if uid in not_plain:
+                    if shows(row, row.update, uid):
+                        picked.append(row)
+                elif uid in known:  # type: ignore[operator]
+                    picked.append(row)
+                else:  # another report shows the story (no mute to hide its headline)
+                    row.member_match = True
+                    member_rows.add(row)
+                    picked.append(row)
+
+        if known is not None:
+            ids = itertools.chain(known, (c for c in stories if c not in known), (
+                u for u in not_plain if u not in known and u not in stories))
+            done = await sliced(ids, pick, batched=True,
+                                cancelled=lambda: generation != self._filter_generation)
+            picked.sort(key=row_key)
+        else:
+            done = await sliced(rows, select, batched=True,
+                                cancelled=lambda: generation != self._filter_generation)
         if not done or generation != self._filter_generation:
             return
         shown = RowList()
