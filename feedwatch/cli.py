@@ -248,9 +248,14 @@ def _run_tail(topic: Topic, store: Store, sink: Any, *, collapse: bool = False,
 
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
+
+        def stop_on(sig: signal.Signals) -> None:
+            stopped_by.append(sig)
+            stop.set()
+
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(sig, stop.set)
+                loop.add_signal_handler(sig, stop_on, sig)
         try:
             cursor = await drain(cursor)
             await engine.start()
@@ -267,14 +272,23 @@ def _run_tail(topic: Topic, store: Store, sink: Any, *, collapse: bool = False,
         finally:
             await engine.stop()
 
+    stopped_by: list[signal.Signals] = []
     try:
         asyncio.run(main())
     except BrokenPipeError:
-        with contextlib.suppress(OSError):
-            sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+        _quiet_stdout()
     finally:
         store.close()
-    return EXIT_OK
+    # Ctrl-C is an interruption (130, as documented); SIGTERM, a service manager's stop, is not
+    return EXIT_INTERRUPTED if signal.SIGINT in stopped_by else EXIT_OK
+
+
+def _quiet_stdout() -> None:
+    """The reader of our output went away (``| head``): point stdout at /dev/null so that
+    nothing more, not even the flush at exit, raises BrokenPipeError."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
 
 
 def cmd_sources(args: argparse.Namespace) -> int:
@@ -344,6 +358,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     sink = Sink(sys.stdout, args.format)
     for update in matches:
         sink.write(UpdateEvent(EventKind.NEW, update), query.highlights(update))
+    if not matches:
+        err(f"nothing stored matches {args.query!r}")
     return EXIT_OK if matches else EXIT_FAILED
 
 
@@ -529,7 +545,9 @@ def main(argv: list[str] | None = None) -> int:
     log_file = Path(args.log_file).expanduser() if args.log_file else default_log_path()
     setup_logging(None if getattr(args, "no_log", False) else log_file, args.verbose)
     try:
-        return args.func(args)
+        code: int = args.func(args)
+        sys.stdout.flush()  # here, not at exit, so that a closed pipe is caught below
+        return code
     except CliError as exc:
         err(str(exc))
         return exc.code
@@ -538,6 +556,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_DB
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `feedwatch search … | head -1`: stop quietly, as Unix tools do
+        _quiet_stdout()
+        return EXIT_OK
 
 
 __all__ = ["ENV_TELEGRAM_BASE", "main"]

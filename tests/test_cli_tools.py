@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from conftest import DATA, Site
+import pytest
+from conftest import DATA, Site, feedwatch_exe
 
 UPDATES = [
     {"id": 1, "source": "Wire", "published": "2025-06-02T12:35:00+00:00",
@@ -90,6 +93,22 @@ def test_search_history(tmp_path: Path, site: Site, run_cli: Callable[..., Any])
     assert all(r["highlights"] for r in found)
     none = run_cli("search", "-c", str(cfg), "--db", db, "earthquake")
     assert none.returncode == 1 and none.stdout == ""
+    assert "nothing stored matches 'earthquake'" in none.stderr
+
+
+@pytest.mark.parametrize("lines", [1, 3000])  # flushed at exit, or while writing
+def test_a_reader_that_goes_away_stops_output_quietly(
+        tmp_path: Path, isolated_env: dict[str, str], lines: int) -> None:
+    """`feedwatch filter … | head -1`: no BrokenPipeError traceback, a clean exit."""
+    record = {"id": 1, "title": "Talks resume in Istanbul", "text": "x" * 200}
+    reader, writer = os.pipe()
+    os.close(reader)  # the reader is gone before a byte is written
+    with open(writer, "w", encoding="utf-8") as stdout:
+        done = subprocess.run([*feedwatch_exe(), "filter", "talks"], stdout=stdout,
+                              input=jsonl([record] * lines), stderr=subprocess.PIPE,
+                              text=True, env=isolated_env, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr
 
 
 def test_opml_export_then_import_round_trip(tmp_path: Path,

@@ -43,8 +43,8 @@ class Tail:
                 continue
         return out
 
-    def stop(self) -> int:
-        self.proc.send_signal(signal.SIGTERM)
+    def stop(self, sig: signal.Signals = signal.SIGTERM) -> int:
+        self.proc.send_signal(sig)
         return self.proc.wait(timeout=15)
 
 
@@ -71,4 +71,5 @@ def test_tail_streams_new_items_and_resumes_without_repeats(
         assert [r["title"] for r in again.read(1)] == ["Update number 3"]
         assert again.read(1, timeout=1.5) == []  # nothing repeated
     finally:
-        again.stop()
+        code = again.stop(signal.SIGINT)  # Ctrl-C: interrupted, as the README says
+    assert code == 130

@@ -415,6 +415,19 @@ async def test_search_history(store: Store) -> None:
         assert app.results.has_focus
         await pilot.press("enter")
         await wait_for(lambda: app.detail.detail is not None, pilot, what="detail")
+        # nothing found: it says so, and the keys typed next are a new query, not commands
+        search = app.query_one("#search", QueryBar)
+        await pilot.press("escape")
+        await wait_for(lambda: app.results.has_focus, pilot, what="detail closed")
+        await pilot.press("ctrl+f")
+        await wait_for(lambda: search.input.has_focus, pilot, what="search input")
+        await pilot.press("ctrl+u", *"zzzqqq", "enter")
+        await wait_for(lambda: "0 found" in str(search.query_one(".query-status").render()),
+                       pilot, what="no results")
+        assert app.results.empty_text.startswith("Nothing in the stored history matches")
+        await wait_for(lambda: search.input.has_focus, pilot, what="focus back in the input")
+        await pilot.press("backspace", *"x")
+        assert search.input.value == "zzzqqx"
 
 
 async def test_mark_all_read_and_help(site: Site, store: Store) -> None:

@@ -51,6 +51,7 @@ log = logging.getLogger("feedwatch.ui")
 
 FIRST_PAGE = 300  # rows read before the first paint; the rest loads behind it
 LOAD_CHUNK = 2000  # updates per DB round trip while loading the history
+SEARCH_PROMPT = "Type a query above to search the whole history."
 SLICE = 0.008  # seconds of CPU the loop spends on bulk work before it lets keys through
 SEARCH_LIMIT = 1000  # results shown by ctrl+f
 SEARCH_SCAN = 20_000  # FTS candidates examined per search
@@ -203,8 +204,7 @@ class FeedwatchApp(App[int]):
                                  tz=self.tz, today=self.today, sources=names, empty="Loading…",
                                  id="stream")
         self.results = StreamView(highlighter=self._search_highlights, tz=self.tz,
-                                  today=self.today, sources=names,
-                                  empty="Type a query above to search the whole history.",
+                                  today=self.today, sources=names, empty=SEARCH_PROMPT,
                                   id="results")
         self.sources_panel = SourcesPanel(self.topic.sources, tz=self.tz, id="sources")
         self.detail = DetailPane(tz=self.tz, today=self.today, highlighter=self._highlights,
@@ -763,6 +763,7 @@ class FeedwatchApp(App[int]):
         if not text:
             bar.clear_error()
             self._search_query = None
+            self.results.empty_text = SEARCH_PROMPT
             self.results.set_rows([])
             bar.set_status("")
             return
@@ -799,11 +800,15 @@ class FeedwatchApp(App[int]):
         if not done or query is not self._search_query:
             return
         matches = matched[:SEARCH_LIMIT]
+        self.results.empty_text = "Nothing in the stored history matches this query."
         self.results.set_rows([Row(u) for u in matches])
         self.results.restyle()
+        bar = self.query_one("#search", QueryBar)
+        if not matches and self.results.has_focus:
+            bar.input.focus()  # nothing to browse: the reader's next keys are a new query
         more = "+" if len(matches) >= SEARCH_LIMIT else ""
         scope = "" if expression else f" (newest {SEARCH_SCAN:,} scanned)"
-        self.query_one("#search", QueryBar).set_status(f"{len(matches):,}{more} found{scope}")
+        bar.set_status(f"{len(matches):,}{more} found{scope}")
 
     # --- detail ------------------------------------------------------------------------
 
@@ -878,7 +883,7 @@ class FeedwatchApp(App[int]):
         self.action_close_detail()
 
     def _focus_active_view(self) -> None:
-        tab = self.query_one(TabbedContent).active
+        tab = self._active_tab()
         if tab == "search-tab":
             self.results.focus()
         elif tab == "sources-tab":
