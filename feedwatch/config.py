@@ -289,9 +289,9 @@ def load_topic(path: str | os.PathLike[str], *, telegram_base_url: str | None = 
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
-        raise ConfigError([f"{where}:0: file not found"]) from None
+        raise ConfigError([f"{where}: file not found"]) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([f"{where}:0: cannot read: {exc}"]) from None
+        raise ConfigError([f"{where}: cannot read: {exc}"]) from None
     return parse_topic(text, where=where, path=path, telegram_base_url=telegram_base_url)
 
 

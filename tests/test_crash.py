@@ -440,7 +440,7 @@ def test_truncated_database_is_reported_not_overwritten(
 
 @pytest.mark.parametrize("content, expected", [
     (b"[topic\nname = 1\n", ":1: invalid TOML"),
-    (b"\xff\xfe\x00garbage", ":0: cannot read"),
+    (b"\xff\xfe\x00garbage", "broken.toml: cannot read"),
     (b'[topic]\ninterval = "soon"\n[[source]]\nurl = "https://a.example/"\n',
      ":2: interval: bad duration 'soon'"),
     (b'[[source]]\nurl = "file:///etc/passwd"\n', ":2:"),
