@@ -777,22 +777,27 @@ def _product(forms: list[tuple[str, ...] | None]) -> Iterator[tuple[str, ...]]:
     return itertools.product(*(f or () for f in forms))
 
 
-def _fts_sequence(atoms: tuple[_Atom, ...], prefix: bool) -> str | None:
-    """FTS5 for atoms in sequence: a phrase when it is small enough, else each atom ANDed."""
+def _fts_phrase(atoms: tuple[_Atom, ...], prefix: bool) -> str | None:
+    """FTS5 phrases for atoms in sequence, one per spelling; None when an atom's spellings
+    are unknown, or prefixes of a stem before the last atom, or there are too many."""
     last = len(atoms) - 1
     forms = [atom.fts for atom in atoms]
-    phrase_ok = all(f is not None for f in forms) and not any(
-        a.fts_prefix for a in atoms[:last]
-    )
-    if phrase_ok:
-        combos = 1
-        for f in forms:
-            combos *= len(f or ())
-        if combos <= _MAX_FTS_FORMS:
-            if prefix or atoms[last].fts_prefix:
-                forms[last] = tuple(_open_forms(forms[last]))  # type: ignore[arg-type]
-                return _fts_any([_fts_string(" ".join(c), True) for c in _product(forms)])
-            return _fts_any([_fts_string(" ".join(c)) for c in _product(forms)])
+    if any(f is None for f in forms) or any(a.fts_prefix for a in atoms[:last]):
+        return None
+    if math.prod(len(f or ()) for f in forms) > _MAX_FTS_FORMS:
+        return None
+    if prefix or atoms[last].fts_prefix:
+        forms[last] = tuple(_open_forms(forms[last]))  # type: ignore[arg-type]
+        return _fts_any([_fts_string(" ".join(c), True) for c in _product(forms)])
+    return _fts_any([_fts_string(" ".join(c)) for c in _product(forms)])
+
+
+def _fts_sequence(atoms: tuple[_Atom, ...], prefix: bool) -> str | None:
+    """FTS5 for atoms in sequence: a phrase when it is small enough, else each atom ANDed."""
+    phrase = _fts_phrase(atoms, prefix)
+    if phrase is not None:
+        return phrase
+    last = len(atoms) - 1
     parts = []
     for k, atom in enumerate(atoms):
         if atom.fts is None:
@@ -806,15 +811,10 @@ def _fts_sequence(atoms: tuple[_Atom, ...], prefix: bool) -> str | None:
 
 def _fts_phrase_exact(atoms: tuple[_Atom, ...], prefix: bool) -> str | None:
     """FTS5 for words in sequence that matches exactly what the matcher does on plain texts:
-    a phrase of every spelling, or None (numbers, symbols, too many spellings)."""
-    if any(a.kind != "word" or a.fts is None or a.fts_prefix for a in atoms):
+    the phrases, for words whose every spelling is known (no numbers, symbols or stems)."""
+    if any(a.kind != "word" or a.fts_prefix for a in atoms):
         return None
-    forms: list[tuple[str, ...]] = [a.fts for a in atoms]  # type: ignore[misc]
-    if math.prod(len(f) for f in forms) > _MAX_FTS_FORMS:
-        return None
-    if prefix:
-        forms[-1] = tuple(_open_forms(forms[-1]))
-    return _fts_any([_fts_string(" ".join(c), prefix) for c in itertools.product(*forms)])
+    return _fts_phrase(atoms, prefix)
 
 
 # --------------------------------------------------------------------------------------------

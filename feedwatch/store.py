@@ -9,6 +9,7 @@ would implement.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import threading
@@ -604,14 +605,12 @@ class Store:
     def member_refs(self) -> list[tuple[int, int, str]]:
         """(id, cluster, source) of every report that is not its story's headline (a story
         shows when any of its reports does); numbers and names only, from a small covering
-        index, concatenated for the reason :meth:`_ids` gives."""
-        ((ids, clusters, sources),) = self._query(
-            "SELECT group_concat(id), group_concat(cluster), group_concat(source, char(31))"
+        index, in one JSON row for the reason :meth:`_ids` gives (JSON, as a source's name
+        may hold any character)."""
+        ((refs,),) = self._query(
+            "SELECT json_group_array(json_array(id, cluster, source))"
             " FROM updates INDEXED BY updates_members WHERE id != cluster")
-        if not ids:
-            return []
-        return list(zip(map(int, ids.split(",")), map(int, clusters.split(",")),
-                        sources.split("\x1f"), strict=True))
+        return [(uid, cluster, source) for uid, cluster, source in json.loads(refs)]
 
     def members(self, ids: Iterable[int]) -> list[MemberText]:
         """(cluster, title, text, source, url, lang) of these updates."""

@@ -152,6 +152,11 @@ def test_plain_flag_follows_texts_and_is_backfilled_for_older_databases(tmp_path
         ids = (plain.update.id, glued.update.id, member.update.id)
         assert store.not_plain() == {glued.update.id}
         assert store.member_refs() == [(member.update.id, plain.update.id, "desk")]
+        odd = 'desk, "night"\x1f'  # a source's name may hold any character
+        (other,) = store.ingest(odd, [entry("d", "Talks resume once more", "")], NOW,
+                                classify=lambda _: plain.update.id)
+        assert store.member_refs()[-1] == (other.update.id, plain.update.id, odd)
+        store._db.execute("DELETE FROM updates WHERE id = ?", (other.update.id,))
     raw = sqlite3.connect(db)  # back to schema 2, as an older feedwatch left it
     raw.executescript("DROP INDEX updates_not_plain; DROP INDEX updates_members;"
                       " DROP TABLE meta; ALTER TABLE updates DROP COLUMN plain;"
