@@ -21,7 +21,8 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from . import __version__, netbackend
+from . import __version__
+from . import transport as pool
 from .config import FetchSettings
 from .model import FetchResult
 
@@ -92,7 +93,7 @@ def _size(n: int) -> str:
 
 
 async def _drain(response: httpx.Response, limit: int = 64 * 1024) -> None:
-    """Read a response we do not use to its end, so that its connection is reused: httpcore
+    """Read a response we do not use to its end, so that its connection is reused: the pool
     closes a connection whose response was left unread (for a 304 too, whose end-of-message
     it has not yet seen). A large body is not worth it: then the connection goes."""
     read = 0
@@ -123,7 +124,7 @@ class Fetcher:
         limits = httpx.Limits(max_connections=s.concurrency,
                               max_keepalive_connections=s.concurrency)
         if transport is None:
-            transport = netbackend.transport(limits=limits, trust_env=False)
+            transport = pool.Transport(max_idle=s.concurrency)
         self._client = _Client(
             follow_redirects=False,  # followed by hand: loops, schemes, one time budget
             timeout=httpx.Timeout(s.timeout, connect=s.connect_timeout),
