@@ -44,6 +44,7 @@ MAX_TELEGRAM_PAGES = 20  # pages followed back per poll to close a gap (~400 pos
 JITTER = 0.1  # ± fraction of the interval
 # Topics with at least this many feeds parse them in worker processes, one per core.
 PARSE_PROCESSES_FROM = 16
+SAVE_GATHER = 0.005  # seconds a state save waits for other polls' states to share its commit
 
 
 def utcnow() -> datetime:
@@ -130,6 +131,12 @@ class Engine:
         self._poll_tasks: set[asyncio.Task[None]] = set()
         self._index_ready = False
         self._features: Features = {}
+        # Each source's state as of its last poll: the engine is the one writer of fetch
+        # state, so after the first read a poll needs no database read.
+        self._states: dict[str, SourceState] = {}
+        self._unsaved: dict[str, SourceState] = {}
+        self._batch: asyncio.Task[None] | None = None  # the state save being gathered
+        self._saves: set[asyncio.Task[None]] = set()
         self.paused = False
 
     # --- subscribers -------------------------------------------------------------------
@@ -206,10 +213,12 @@ class Engine:
             self._running.discard(spec.name)
 
     async def _poll(self, spec: SourceSpec) -> PollResult:
-        try:
-            state = await self.db(self.store.state, spec.name)
-        except StoreError as exc:
-            return PollResult(spec.name, error=str(exc), db_error=str(exc))
+        state = self._states.get(spec.name)
+        if state is None:
+            try:
+                state = await self.db(self.store.state, spec.name)
+            except StoreError as exc:
+                return PollResult(spec.name, error=str(exc), db_error=str(exc))
         started = self.clock()
         db_error: str | None = None
         error: FetchError | Exception | None = None
@@ -265,7 +274,7 @@ class Engine:
                            max_backoff=self.topic.fetch.max_backoff)
         state = replace(state, next_due=now + timedelta(seconds=delay))
         try:
-            await self.db(self.store.save_state, state)
+            await self._save_state(state)
         except StoreError as exc:
             log.error("%s: cannot save source state: %s", spec.name, exc)
             db_error = db_error or str(exc)
@@ -275,6 +284,30 @@ class Engine:
                           error=state.last_error if error is not None else None,
                           not_modified=fetched.not_modified, warning=fetched.warning,
                           state=state, db_error=db_error)
+
+    async def _save_state(self, state: SourceState) -> None:
+        """Save ``state`` with those of the polls that end within a few milliseconds, in one
+        transaction (group commit): a warm cycle of 1,000 unchanged feeds otherwise spent
+        more on a commit per poll than on the polls. Returns once it is saved."""
+        self._states[state.source] = state
+        self._unsaved[state.source] = state
+        if self._batch is None:
+            self._batch = asyncio.create_task(self._save_batch())
+            self._saves.add(self._batch)
+            self._batch.add_done_callback(self._saves.discard)
+        # shielded: a poll cancelled while it waits (stop) leaves the batch to finish
+        await asyncio.shield(self._batch)
+
+    async def _save_batch(self) -> None:
+        await asyncio.sleep(SAVE_GATHER)
+        states, self._unsaved, self._batch = list(self._unsaved.values()), {}, None
+        await self.db(self.store.save_states, states)
+
+    def _remember(self, states: dict[str, SourceState]) -> None:
+        """Take the stored states of every enabled source, unless a poll has a newer one."""
+        for spec in self.topic.enabled_sources:
+            if spec.name not in self._states:
+                self._states[spec.name] = states.get(spec.name) or SourceState(spec.name)
 
     async def _fetch_feed(self, spec: SourceSpec, state: SourceState) -> _Fetched:
         validators = Validators(state.etag, state.last_modified, state.body_hash)
@@ -355,6 +388,7 @@ class Engine:
         """Poll every enabled source once, concurrently, except those whose server asked us
         (Retry-After) to wait longer: `once` run from cron must be as polite as `tail`."""
         states = await self.db(self.store.states)
+        self._remember(states)
         now = self.clock()
         waiting: list[PollResult] = []
         specs = []
@@ -375,6 +409,7 @@ class Engine:
         """Schedule every enabled source: one interval job each, first runs staggered."""
         await self.db(self._restore_index)
         states = await self.db(self.store.states)
+        self._remember(states)
         self._scheduler = AsyncIOScheduler(timezone=UTC)
         now = self.clock()
         for position, spec in enumerate(self.topic.enabled_sources):
@@ -450,6 +485,8 @@ class Engine:
             task.cancel()
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
+        if self._saves:  # states of polls that ended: saved before the database thread goes
+            await asyncio.gather(*self._saves, return_exceptions=True)
         if self._own_fetcher:
             await self.fetcher.aclose()
         if self._parse_pool is not None:

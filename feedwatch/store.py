@@ -655,20 +655,28 @@ class Store:
         return self._state_from_row(rows[0], items) if rows else SourceState(source, items=items)
 
     def states(self) -> dict[str, SourceState]:
+        """Every source the database knows: those with a saved state, and those with stored
+        updates but no state (a state save lost to a crash)."""
         counts = dict(self._query("SELECT source, COUNT(*) FROM updates GROUP BY source"))
         rows = self._query(f"SELECT {self._STATE_COLS} FROM source_state")
-        return {r[0]: self._state_from_row(r, counts.get(r[0], 0)) for r in rows}
+        out = {name: SourceState(name, items=count) for name, count in counts.items()}
+        out.update((r[0], self._state_from_row(r, counts.get(r[0], 0))) for r in rows)
+        return out
 
     def save_state(self, state: SourceState) -> None:
+        self.save_states([state])
+
+    def save_states(self, states: Sequence[SourceState]) -> None:
+        """Save several sources' states in one transaction (``muted`` is kept as it is)."""
         with self._tx() as db:
-            db.execute(
+            db.executemany(
                 f"INSERT OR REPLACE INTO source_state ({self._STATE_COLS}, muted) VALUES"
                 " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
                 " COALESCE((SELECT muted FROM source_state WHERE source = ?), 0))",
-                (state.source, state.etag, state.last_modified, state.body_hash,
-                 _ts(state.last_ok), _ts(state.last_attempt), state.last_error, state.failures,
-                 _ts(state.next_due), state.disabled_reason, state.cursor, _ts(state.retry_until),
-                 state.source))
+                [(state.source, state.etag, state.last_modified, state.body_hash,
+                  _ts(state.last_ok), _ts(state.last_attempt), state.last_error, state.failures,
+                  _ts(state.next_due), state.disabled_reason, state.cursor,
+                  _ts(state.retry_until), state.source) for state in states])
 
     def set_muted(self, source: str, muted: bool) -> None:
         with self._tx() as db:

@@ -1,4 +1,5 @@
-"""Polling policy with a fake clock and random source; the live scheduler on loopback."""
+"""Polling policy with a fake clock and random source; the live scheduler on loopback;
+source states kept in memory and saved by group commit."""
 
 from __future__ import annotations
 
@@ -6,11 +7,14 @@ import asyncio
 import time
 from pathlib import Path
 
+import pytest
+from conftest import Site
 from pytest_httpserver import HTTPServer
 
+from feedwatch import engine as engine_module
 from feedwatch.config import parse_topic
 from feedwatch.engine import JITTER, Engine, next_delay
-from feedwatch.store import Store
+from feedwatch.store import Store, StoreError
 
 
 def test_interval_with_bounded_jitter() -> None:
@@ -70,3 +74,56 @@ interval = "5s"
             await asyncio.sleep(0.05)
         assert len(httpserver.log) >= paused_at + 2  # refresh polled both at once
         assert engine.scheduled_jobs() == 2  # no job growth
+
+
+async def test_states_of_polls_ending_together_share_one_commit_and_outlive_stop(
+        site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Group commit of source states: a warm cycle committed once per poll cost more than
+    the polls. Here the gathering window is wide, so every state of a cycle shares one
+    commit; each is on disk when the engine stops, and the next cycle is conditional."""
+    monkeypatch.setattr(engine_module, "SAVE_GATHER", 0.5)
+    rss = ('<rss version="2.0"><channel><title>t</title><item><title>{}</title><guid>1</guid>'
+           "</item></channel></rss>")
+    urls = [site.put(f"/{i}.xml", rss.format(f"item {i}")) for i in range(24)]
+    topic = parse_topic("".join(f'[[source]]\nurl = "{u}"\n' for u in urls))
+    store = Store(tmp_path / "fw.db")
+    commits: list[int] = []
+    save_states = store.save_states
+    monkeypatch.setattr(store, "save_states",
+                        lambda states: (commits.append(len(states)), save_states(states))[1])
+    reads: list[str] = []
+    state = store.state
+    monkeypatch.setattr(store, "state", lambda name: (reads.append(name), state(name))[1])
+    async with Engine(topic, store) as engine:
+        first = await engine.poll_all()
+        assert all(r.error is None for r in first)
+        second = await engine.poll_all()
+        assert all(r.not_modified for r in second)
+    assert commits == [24, 24]
+    assert reads == []  # states came from one bulk read per cycle, then from memory
+    store.close()
+    again = Store(tmp_path / "fw.db")
+    saved = again.states()
+    again.close()
+    assert len(saved) == 24
+    assert all(s.etag and s.last_ok and s.failures == 0 and s.items == 1
+               for s in saved.values())
+    assert [status for _, _, status in site.log].count(304) == 24
+
+
+async def test_a_state_save_that_fails_is_reported_by_every_poll_in_its_commit(
+        site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engine_module, "SAVE_GATHER", 0.5)
+    urls = [site.put(f"/{i}.xml", '<rss version="2.0"><channel><title>t</title></channel>'
+                                  "</rss>") for i in range(3)]
+    topic = parse_topic("".join(f'[[source]]\nurl = "{u}"\n' for u in urls))
+    store = Store(tmp_path / "fw.db")
+
+    def full(states: object) -> None:
+        raise StoreError("disk full: cannot write to database fw.db")
+
+    monkeypatch.setattr(store, "save_states", full)
+    async with Engine(topic, store) as engine:
+        results = await engine.poll_all()
+    store.close()
+    assert [r.db_error for r in results] == ["disk full: cannot write to database fw.db"] * 3

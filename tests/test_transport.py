@@ -329,3 +329,22 @@ async def test_https_with_a_trusted_certificate_and_a_clear_error_for_an_untrust
         await fetcher.aclose()
         await stranger.aclose()
         server.close()
+
+
+async def test_a_cookie_set_on_a_redirect_is_sent_on_to_the_feed(
+        scripted: Callable[..., Scripted]) -> None:
+    """Consent walls: the first answer sets a cookie and redirects; the feed needs it."""
+    def answer(n: int, head: bytes) -> bytes:
+        if head.startswith(b"GET /wall "):
+            return (b"HTTP/1.1 302 Found\r\nSet-Cookie: consent=yes; Path=/\r\n"
+                    b"Location: /feed.xml\r\nContent-Length: 0\r\n\r\n")
+        if b"\r\ncookie: consent=yes" in head.lower():
+            return ok()
+        return b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n"
+
+    server = scripted(answer)
+    fetcher = Fetcher()
+    try:
+        assert (await fetcher.fetch(server.url + "/wall")).body == BODY
+    finally:
+        await fetcher.aclose()
