@@ -237,6 +237,8 @@ class Store:
     def __init__(self, path: str | Path, *, timeout: float = 5.0) -> None:
         self.path = str(path)
         self._lock = threading.RLock()
+        self._depth = 0  # transactions open: 1, or more when savepoints nest inside one
+        self._aborted: str | None = None  # why the open transaction cannot commit
         try:
             if self.path != ":memory:":
                 Path(self.path).expanduser().parent.mkdir(parents=True, exist_ok=True)
@@ -269,15 +271,31 @@ class Store:
         self.close()
 
     @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One transaction around several store calls (from one thread): each call inside
+        is a savepoint, so one that fails is undone alone while the rest commit together,
+        at the end, or not at all if that commit fails (StoreError)."""
+        with self._tx():
+            yield
+
+    @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
+            if self._depth:
+                with self._savepoint():
+                    yield self._db
+                return
+            self._depth, self._aborted = 1, False
             try:
                 self._db.execute("BEGIN IMMEDIATE")
                 try:
                     yield self._db
                 except BaseException:
-                    self._db.execute("ROLLBACK")
+                    if self._db.in_transaction:
+                        self._db.execute("ROLLBACK")
                     raise
+                if self._aborted:  # an error inside ended the transaction: nothing to commit
+                    raise StoreError(self._aborted)
                 self._db.execute("COMMIT")
             except sqlite3.Error as exc:
                 if self._db.in_transaction:
@@ -286,6 +304,36 @@ class Store:
                     except sqlite3.Error:
                         pass
                 raise StoreError(_describe(exc, self.path)) from None
+            finally:
+                self._depth = 0
+
+    @contextmanager
+    def _savepoint(self) -> Iterator[None]:
+        if self._aborted:
+            raise StoreError(self._aborted)
+        name = f"fw{self._depth}"
+        self._depth += 1
+        try:
+            self._db.execute(f"SAVEPOINT {name}")
+            try:
+                yield
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute(f"ROLLBACK TO {name}")
+                    self._db.execute(f"RELEASE {name}")
+                raise
+            self._db.execute(f"RELEASE {name}")
+        except sqlite3.Error as exc:
+            message = _describe(exc, self.path)
+            if not self._db.in_transaction:  # SQLite rolled the whole transaction back
+                self._aborted = message
+            raise StoreError(message) from None
+        except BaseException:
+            if not self._db.in_transaction:
+                self._aborted = f"database error in {self.path}: transaction rolled back"
+            raise
+        finally:
+            self._depth -= 1
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         with self._lock:

@@ -107,6 +107,8 @@ class _Body(httpx.AsyncByteStream):
                     yield bytes(event.data)
                 elif isinstance(event, h11.EndOfMessage | h11.ConnectionClosed):
                     break
+                else:
+                    raise httpx.RemoteProtocolError(f"unexpected HTTP event {event!r}")
         except BaseException:
             self._conn = None
             conn.close()
@@ -135,6 +137,7 @@ class Transport(httpx.AsyncBaseTransport):
         self._idle: dict[Origin, deque[_Connection]] = {}
         self._idle_count = 0
         self._swept = 0.0
+        self._closed = False
 
     def _ssl(self) -> ssl.SSLContext:
         if self._ssl_context is None:  # built on first https request: ~20 ms
@@ -148,18 +151,23 @@ class Transport(httpx.AsyncBaseTransport):
             raise httpx.UnsupportedProtocol(f"unsupported URL scheme {scheme!r}")
         if not url.host:
             raise httpx.UnsupportedProtocol(f"no host in {url}")
-        origin = (scheme, url.host, url.port or (443 if scheme == "https" else 80))
+        # raw_host: the IDNA 2008 form httpx puts in the Host header (Python's codec would
+        # look up some names, "faß.de", under another domain)
+        origin = (scheme, url.raw_host.decode("ascii"),
+                  url.port or (443 if scheme == "https" else 80))
         timeouts = request.extensions.get("timeout", {})
         body = b"".join([part async for part in request.stream])  # type: ignore[union-attr]
+        fresh_only = False
         while True:
-            conn = self._take(origin)
+            conn = None if fresh_only else self._take(origin)
             reused = conn is not None
             if conn is None:
                 conn = await self._connect(origin, timeouts.get("connect"))
             try:
                 return await self._exchange(conn, request, body, timeouts, reused)
             except _Stale:
-                conn.close()  # and go round for a fresh connection
+                conn.close()  # and go round, once, for a fresh connection
+                fresh_only = True
             except BaseException:
                 conn.close()
                 raise
@@ -167,7 +175,8 @@ class Transport(httpx.AsyncBaseTransport):
     async def _exchange(self, conn: _Connection, request: httpx.Request, body: bytes,
                         timeouts: dict[str, float | None], reused: bool) -> httpx.Response:
         headers = list(request.headers.raw)
-        if body and not any(k.lower() == b"content-length" for k, _ in headers):
+        if body and not any(k.lower() in (b"content-length", b"transfer-encoding")
+                            for k, _ in headers):
             headers.append((b"Content-Length", str(len(body)).encode()))
         try:
             data = conn.h11.send(h11.Request(method=request.method, target=request.url.raw_path,
@@ -189,16 +198,21 @@ class Transport(httpx.AsyncBaseTransport):
                 raise _Stale from exc
             raise httpx.WriteError(str(exc) or type(exc).__name__) from exc
         read_timeout = timeouts.get("read")
+        informational = False
         while True:
             try:
                 event = await conn.next_event(read_timeout)
             except (_Disconnected, httpx.ReadError):
-                if reused and conn.h11.their_state is h11.SEND_RESPONSE:
+                if reused and conn.h11.their_state is h11.SEND_RESPONSE \
+                        and not conn.h11.trailing_data[0] and not informational:
                     raise _Stale from None  # closed while idle, our request crossing its FIN
                 raise
             if isinstance(event, h11.Response):
                 break
-            # h11.InformationalResponse (100 Continue, 103 Early Hints): the answer follows
+            if not isinstance(event, h11.InformationalResponse) or event.status_code == 101:
+                # h11 hands the connection over after a protocol switch: not a feed's answer
+                raise httpx.RemoteProtocolError("the server switched protocols (HTTP 101)")
+            informational = True  # 100 Continue, 103 Early Hints: the answer follows
         return httpx.Response(
             event.status_code, headers=event.headers.raw_items(),
             stream=_Body(self, conn, read_timeout),
@@ -216,7 +230,7 @@ class Transport(httpx.AsyncBaseTransport):
                     limit=READ_SIZE, happy_eyeballs_delay=0.25)
         except TimeoutError:
             raise httpx.ConnectTimeout(f"timed out connecting to {host}") from None
-        except (OSError, ssl.SSLError) as exc:  # refused, DNS, unreachable, certificate
+        except (OSError, ssl.SSLError, UnicodeError) as exc:  # refused, DNS, unreachable, cert
             raise httpx.ConnectError(str(exc) or type(exc).__name__) from exc
         return _Connection(origin, reader, writer)
 
@@ -233,8 +247,10 @@ class Transport(httpx.AsyncBaseTransport):
 
     def _release(self, conn: _Connection) -> None:
         h = conn.h11
-        if h.our_state is not h11.DONE or h.their_state is not h11.DONE:
-            conn.close()  # "Connection: close", or HTTP/1.0
+        if (h.our_state is not h11.DONE or h.their_state is not h11.DONE  # "Connection: close"
+                or h.trailing_data[0]  # bytes past the end of the answer: never an answer
+                or self._closed):
+            conn.close()
             return
         h.start_next_cycle()
         now = time.monotonic()
@@ -260,6 +276,7 @@ class Transport(httpx.AsyncBaseTransport):
                 del self._idle[origin]
 
     async def aclose(self) -> None:
+        self._closed = True
         for idle in self._idle.values():
             for conn in idle:
                 conn.close()

@@ -4,7 +4,9 @@ source states kept in memory and saved by group commit."""
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ from pytest_httpserver import HTTPServer
 from feedwatch import engine as engine_module
 from feedwatch.config import parse_topic
 from feedwatch.engine import JITTER, Engine, next_delay
+from feedwatch.model import Update
 from feedwatch.store import Store, StoreError
 
 
@@ -127,3 +130,46 @@ async def test_a_state_save_that_fails_is_reported_by_every_poll_in_its_commit(
         results = await engine.poll_all()
     store.close()
     assert [r.db_error for r in results] == ["disk full: cannot write to database fw.db"] * 3
+
+
+async def test_polls_waiting_for_the_database_share_a_transaction_and_fail_alone(
+        site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Entries of polls that wait while the database thread is busy are stored in one
+    transaction, a savepoint each: one poll whose storing fails (here a fault injected into
+    clustering) is undone alone and says so; the others are stored and clustered."""
+    rss = ('<rss version="2.0"><channel><title>t</title><item><title>{0}</title>'
+           "<guid>{0}</guid></item></channel></rss>")
+    names = [f"wire{i}" for i in range(6)]
+    topic = parse_topic("".join(
+        f'[[source]]\nname = "{n}"\nurl = "{site.put(f"/{n}.xml", rss.format(n + " report"))}"\n'
+        for n in names))
+    store = Store(tmp_path / "fw.db")
+    transactions: list[int] = []
+    transaction = store.transaction
+    monkeypatch.setattr(store, "transaction",
+                        lambda: (transactions.append(1), transaction())[1])
+    classify = Engine._classify
+
+    def faulty(self: Engine, update: Update) -> int:
+        if update.source == "wire3":
+            raise RuntimeError("injected fault")
+        return classify(self, update)
+
+    monkeypatch.setattr(Engine, "_classify", faulty)
+    gate = threading.Event()
+    async with Engine(topic, store) as engine:
+        engine._remember(store.states())  # as poll_all does, before the thread is held
+        engine._db.submit(gate.wait)  # the database thread is busy: the polls queue up
+        polls = asyncio.gather(*(engine.poll_source(spec) for spec in topic.sources))
+        deadline = time.monotonic() + 10
+        while len(engine._waiting) < len(names) and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        gate.set()
+        results = {r.source: r for r in await polls}
+    assert transactions == [1]
+    assert "injected fault" in (results["wire3"].error or "")
+    assert all(results[n].error is None and len(results[n].events) == 1
+               for n in names if n != "wire3")
+    stored = {u.source for u in store.since(datetime(2000, 1, 1, tzinfo=UTC))}
+    assert stored == set(names) - {"wire3"}
+    store.close()

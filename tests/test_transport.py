@@ -130,6 +130,7 @@ class Scripted:
         self.tls = tls
         self.connections = 0
         self.requests = 0
+        self.nth_on_connection = 0  # of the request being answered, on its connection
         self.listener = socket.create_server(("127.0.0.1", 0))
         scheme = "https" if tls else "http"
         self.url = f"{scheme}://127.0.0.1:{self.listener.getsockname()[1]}"
@@ -148,6 +149,7 @@ class Scripted:
         with contextlib.suppress(OSError):
             if self.tls:
                 conn = self.tls.wrap_socket(conn, server_side=True)
+        on_connection = 0
         with conn, contextlib.suppress(OSError):
             data = b""
             while True:
@@ -158,6 +160,8 @@ class Scripted:
                     data += chunk
                 head, _, data = data.partition(b"\r\n\r\n")
                 self.requests += 1
+                on_connection += 1
+                self.nth_on_connection = on_connection
                 reply = self.answer(self.requests, head)
                 if reply is None:
                     return
@@ -346,5 +350,58 @@ async def test_a_cookie_set_on_a_redirect_is_sent_on_to_the_feed(
     fetcher = Fetcher()
     try:
         assert (await fetcher.fetch(server.url + "/wall")).body == BODY
+    finally:
+        await fetcher.aclose()
+
+
+async def test_bytes_past_the_end_of_an_answer_never_answer_the_next_request(
+        scripted: Callable[..., Scripted]) -> None:
+    """A 304 sent with a body (or a second, unasked-for response) leaves bytes behind; were
+    the connection pooled, they would be read as the answer to another feed's request."""
+    def answer(n: int, head: bytes) -> bytes:
+        if n == 1:
+            return b'HTTP/1.1 304 Not Modified\r\nETag: "v1"\r\n\r\n<rss>stale</rss>'
+        if n == 2:
+            return (b"HTTP/1.1 204 No Content\r\n\r\n"
+                    + ok(b"<rss>forged</rss>"))  # an answer to a request not yet sent
+        return ok()
+
+    server = scripted(answer)
+    fetcher = Fetcher()
+    try:
+        assert (await fetcher.fetch(server.url + "/a", Validators(etag='"v1"'))).not_modified
+        assert not (await fetcher.fetch(server.url + "/b")).body  # 204: empty
+        assert (await fetcher.fetch(server.url + "/c")).body == BODY
+        assert server.connections == 3
+    finally:
+        await fetcher.aclose()
+
+
+async def test_a_stale_connection_is_retried_once_on_a_fresh_one_not_on_every_idle_one(
+        scripted: Callable[..., Scripted]) -> None:
+    server = scripted(lambda n, head: ok() if server.nth_on_connection == 1 else None)
+    pool = Transport(max_idle=8)
+    async with httpx.AsyncClient(transport=pool) as client:
+        await asyncio.gather(*(client.get(server.url + f"/{i}") for i in range(8)))
+        assert pool._idle_count == 8 and server.requests == 8
+        response = await client.get(server.url + "/again")
+        assert response.content == BODY
+        assert server.requests == 10  # one on a stale connection, one on a fresh one
+
+
+async def test_a_protocol_switch_is_an_error_not_a_spinning_loop(
+        scripted: Callable[..., Scripted]) -> None:
+    """After a 101 that was asked for, h11 hands the socket over and pauses: a reader that
+    kept asking it for events would spin without ever yielding to the loop."""
+    server = scripted(lambda n, head: b"HTTP/1.1 101 Switching Protocols\r\n"
+                                      b"Upgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+    async with httpx.AsyncClient(transport=Transport()) as client:
+        with pytest.raises(httpx.RemoteProtocolError, match="switched protocols"):
+            await asyncio.wait_for(client.get(server.url + "/ws", headers={
+                "Upgrade": "websocket", "Connection": "Upgrade"}), 5)
+    fetcher = Fetcher(FetchSettings(timeout=3))  # unasked for: h11 itself refuses it
+    try:
+        with pytest.raises(NetworkError, match="^protocol error: "):
+            await fetcher.fetch(server.url + "/feed.xml")
     finally:
         await fetcher.aclose()
