@@ -20,11 +20,8 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
-
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.interval import IntervalTrigger
 
 from .config import SourceSpec, Topic
 from .dedupe import ClusterIndex, DedupeDoc, DedupeSettings, extract
@@ -35,6 +32,9 @@ from .sources.telegram import ChannelPage, TelegramPageError, parse_channel_page
 from .store import Store, StoreError
 from .textutil import guess_lang
 from .topicfilter import TopicFilter
+
+if TYPE_CHECKING:
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 log = logging.getLogger("feedwatch.engine")
 
@@ -464,6 +464,10 @@ class Engine:
         await self.db(self._restore_index)
         states = await self.db(self.store.states)
         self._remember(states)
+        # imported here: ~60 ms that `once` never needs
+        from apscheduler.schedulers.asyncio import AsyncIOScheduler
+        from apscheduler.triggers.interval import IntervalTrigger
+
         self._scheduler = AsyncIOScheduler(timezone=UTC)
         now = self.clock()
         for position, spec in enumerate(self.topic.enabled_sources):

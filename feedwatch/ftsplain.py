@@ -19,6 +19,7 @@ again when they change (``Store._flag_plain``).
 from __future__ import annotations
 
 import bisect
+import functools
 import hashlib
 import itertools
 import re
@@ -68,27 +69,35 @@ def _covers(spans: Spans, point: int) -> bool:
     return k >= 0 and spans[k][0] <= point <= spans[k][1]
 
 
-_STARTS, _ENDS = _index()
 # Which tables and rules flagged a stored text: the store flags its texts again when this
 # changes (regenerated tables, a new Python's Unicode data, a change to is_plain below).
 _RULES: Final = 2
 TABLES_VERSION: Final = hashlib.sha256(repr((
     _RULES, PROBED_END, unicodedata.unidata_version, _ftschars.LETTER, _ftschars.GLUE,
     _ftschars.DROP, _ftschars.FOLDS_AWAY)).encode()).hexdigest()[:16]
-# A cheap first pass: characters that may matter. Astral ones (emoji mostly) as one range,
-# because a class with many astral ranges makes the regex engine slow on every character.
-_SUSPECT: Final = re.compile("[" + _class(tuple(
-    (a, min(last, 0xFFFF)) for a, (last, _) in zip(_STARTS, _ENDS, strict=True) if a <= 0xFFFF
-)) + "\U00010000-\U0010ffff]")
+
+
+@functools.cache
+def _lookup() -> tuple[list[int], list[tuple[int, str]], re.Pattern[str]]:
+    """The span index, and a cheap first pass: characters that may matter. Astral ones
+    (emoji mostly) as one range, because a class with many astral ranges makes the regex
+    engine slow on every character. Built on the first text that is not ASCII (~25 ms:
+    not at every start of the program)."""
+    starts, ends = _index()
+    suspect = re.compile("[" + _class(tuple(
+        (a, min(last, 0xFFFF)) for a, (last, _) in zip(starts, ends, strict=True)
+        if a <= 0xFFFF)) + "\U00010000-\U0010ffff]")
+    return starts, ends, suspect
 
 
 def _kind(char: str) -> str | None:
     c = ord(char)
     if c >= PROBED_END:
         return "letter"  # never probed: assume the worst
-    k = bisect.bisect_right(_STARTS, c) - 1
-    if k >= 0 and c <= _ENDS[k][0]:
-        return _ENDS[k][1]
+    starts, ends, _ = _lookup()
+    k = bisect.bisect_right(starts, c) - 1
+    if k >= 0 and c <= ends[k][0]:
+        return ends[k][1]
     return None
 
 
@@ -107,7 +116,7 @@ def is_plain(*texts: str) -> bool:
     for text in texts:
         if text.isascii():
             continue
-        for m in _SUSPECT.finditer(text):
+        for m in _lookup()[2].finditer(text):
             at = m.start()
             kind = _kind(text[at])
             # A "glue" character is part of a token to FTS5 even on its own (a newer emoji
