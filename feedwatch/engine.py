@@ -225,19 +225,31 @@ class Engine:
         FTS flush and its GIL hand-offs, was ~17% of the ingest time of a cold cycle."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[list[UpdateEvent]] = loop.create_future()
+        waiting = (spec, entries, features, future)
         with self._waiting_lock:
-            self._waiting.append((spec, entries, features, future))
+            self._waiting.append(waiting)
             first = len(self._waiting) == 1
         if first:
             loop.run_in_executor(self._db, self._ingest_waiting, loop)
-        return await future
+        try:
+            return await future
+        except asyncio.CancelledError:
+            # Not stored yet: it must not be, for nobody would report its events (`once`
+            # interrupted), and the next poll would take them as known.
+            with self._waiting_lock:
+                if any(w is waiting for w in self._waiting):
+                    self._waiting = [w for w in self._waiting if w is not waiting]
+            raise
 
     def _ingest_waiting(self, loop: asyncio.AbstractEventLoop) -> None:
         """(database thread) Store every waiting poll's entries in one transaction."""
         with self._waiting_lock:
             batch, self._waiting = self._waiting, []
+        if not batch:
+            return
         results: list[list[UpdateEvent] | BaseException] = []
         try:
+            self._restore_index()  # (reads the store: before the transaction, not inside it)
             with self.store.transaction():
                 for spec, entries, features, _ in batch:
                     try:

@@ -309,6 +309,10 @@ class Store:
 
     @contextmanager
     def _savepoint(self) -> Iterator[None]:
+        if not self._aborted and not self._db.in_transaction:
+            # SQLite rolled the transaction back on an error outside any savepoint; a
+            # SAVEPOINT now would open and commit a transaction of its own
+            self._aborted = f"database error in {self.path}: transaction rolled back"
         if self._aborted:
             raise StoreError(self._aborted)
         name = f"fw{self._depth}"

@@ -173,3 +173,36 @@ async def test_polls_waiting_for_the_database_share_a_transaction_and_fail_alone
     stored = {u.source for u in store.since(datetime(2000, 1, 1, tzinfo=UTC))}
     assert stored == set(names) - {"wire3"}
     store.close()
+
+
+async def test_a_poll_cancelled_while_it_waits_for_the_database_stores_nothing(
+        site: Site, tmp_path: Path) -> None:
+    """Ctrl-C on `once`: polls waiting for the database thread are not stored later, unseen
+    (their events would never be printed, and the next run would take them as known)."""
+    rss = ('<rss version="2.0"><channel><title>t</title><item><title>{0}</title>'
+           "<guid>{0}</guid></item></channel></rss>")
+    topic = parse_topic("".join(
+        f'[[source]]\nname = "w{i}"\nurl = "{site.put(f"/{i}.xml", rss.format(i))}"\n'
+        for i in range(4)))
+    store = Store(tmp_path / "fw.db")
+    gate = threading.Event()
+    async with Engine(topic, store) as engine:
+        engine._remember(store.states())
+        engine._db.submit(gate.wait)
+        polls = asyncio.gather(*(engine.poll_source(spec) for spec in topic.sources))
+        deadline = time.monotonic() + 10
+        while len(engine._waiting) < 4 and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        assert len(engine._waiting) == 4
+        polls.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await polls
+        gate.set()
+        await engine.db(lambda: None)  # whatever was queued has run
+    assert store.since(datetime(2000, 1, 1, tzinfo=UTC)) == []
+    again = Store(tmp_path / "fw.db")
+    async with Engine(topic, again) as engine:
+        results = await engine.poll_all()
+    assert sorted(len(r.events) for r in results) == [1, 1, 1, 1]
+    store.close()
+    again.close()

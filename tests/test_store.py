@@ -179,3 +179,32 @@ def test_plain_flag_follows_texts_and_is_backfilled_for_older_databases(tmp_path
     raw.close()
     with Store(db) as store:
         assert store.not_plain() == set()
+
+
+def test_calls_inside_a_transaction_are_savepoints_that_fail_alone(tmp_path: Path) -> None:
+    store = Store(tmp_path / "fw.db")
+    now = datetime(2025, 6, 2, 12, tzinfo=UTC)
+    with store.transaction():
+        store.ingest("a", [entry("1")], now)
+        with pytest.raises(ZeroDivisionError):
+            store.ingest("b", [entry("2")], now, classify=lambda update: 1 // 0)
+        store.ingest("c", [entry("3")], now)
+    assert sorted(u.source for u in store.since(now - timedelta(days=1))) == ["a", "c"]
+    store.close()
+
+
+def test_a_transaction_sqlite_rolled_back_commits_nothing_more(tmp_path: Path) -> None:
+    """SQLite answers some errors (I/O, out of memory) by rolling the whole transaction
+    back, also on a read outside any savepoint. A later call must not then open and commit
+    a transaction of its own, reported as failed while its rows are stored."""
+    store = Store(tmp_path / "fw.db")
+    now = datetime(2025, 6, 2, 12, tzinfo=UTC)
+    with pytest.raises(StoreError, match="rolled back"), store.transaction():
+        store.ingest("a", [entry("1")], now)
+        store._db.execute("ROLLBACK")  # what SQLite itself does on such an error
+        with pytest.raises(StoreError, match="rolled back"):
+            store.ingest("b", [entry("2")], now)
+    assert store.since(now - timedelta(days=1)) == []
+    store.ingest("c", [entry("3")], now)  # and the store goes on working
+    assert [u.source for u in store.since(now - timedelta(days=1))] == ["c"]
+    store.close()
