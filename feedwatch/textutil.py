@@ -50,8 +50,9 @@ def clean_text(text: str | None) -> str:
     """Untrusted plain text → inert text with tidy whitespace (line breaks kept)."""
     if not text:
         return ""
-    text = strip_controls(unicodedata.normalize("NFC", text))
-    lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
+    text = _SPACES.sub(" ", strip_controls(unicodedata.normalize("NFC", text)))
+    # (one pass over the whole text: a run of _SPACES never holds a line break)
+    lines = [line.strip() for line in text.split("\n")]
     return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
 
 
