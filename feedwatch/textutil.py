@@ -42,6 +42,8 @@ _BLOCK_SELECTOR = ", ".join(("br", *_BLOCK_TAGS))
 
 def strip_controls(text: str) -> str:
     """Remove terminal escape sequences and control characters; keep tabs and newlines."""
+    if _CONTROLS.search(text) is None:
+        return text  # every escape sequence, and "\r", starts with such a character
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     return _CONTROLS.sub("", _ANSI.sub("", text))
 
