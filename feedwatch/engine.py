@@ -237,8 +237,7 @@ class Engine:
             # Not stored yet: it must not be, for nobody would report its events (`once`
             # interrupted), and the next poll would take them as known.
             with self._waiting_lock:
-                if any(w is waiting for w in self._waiting):
-                    self._waiting = [w for w in self._waiting if w is not waiting]
+                self._waiting = [w for w in self._waiting if w is not waiting]
             raise
 
     def _ingest_waiting(self, loop: asyncio.AbstractEventLoop) -> None:

@@ -142,14 +142,11 @@ class Fetcher:
                  host_limits: dict[str, int] | None = None) -> None:
         self.settings = settings or FetchSettings()
         s = self.settings
-        limits = httpx.Limits(max_connections=s.concurrency,
-                              max_keepalive_connections=s.concurrency)
         if transport is None:
             transport = pool.Transport(max_idle=s.concurrency)
         self._client = _Client(
             follow_redirects=False,  # followed by hand: loops, schemes, one time budget
             timeout=httpx.Timeout(s.timeout, connect=s.connect_timeout),
-            limits=limits,
             headers={
                 "User-Agent": s.user_agent or USER_AGENT,
                 "Accept": "application/atom+xml, application/rss+xml, application/rdf+xml, "

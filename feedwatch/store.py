@@ -285,7 +285,7 @@ class Store:
                 with self._savepoint():
                     yield self._db
                 return
-            self._depth, self._aborted = 1, False
+            self._depth, self._aborted = 1, None
             try:
                 self._db.execute("BEGIN IMMEDIATE")
                 try:
@@ -312,7 +312,7 @@ class Store:
         if not self._aborted and not self._db.in_transaction:
             # SQLite rolled the transaction back on an error outside any savepoint; a
             # SAVEPOINT now would open and commit a transaction of its own
-            self._aborted = f"database error in {self.path}: transaction rolled back"
+            self._aborted = self._rolled_back
         if self._aborted:
             raise StoreError(self._aborted)
         name = f"fw{self._depth}"
@@ -334,10 +334,14 @@ class Store:
             raise StoreError(message) from None
         except BaseException:
             if not self._db.in_transaction:
-                self._aborted = f"database error in {self.path}: transaction rolled back"
+                self._aborted = self._rolled_back
             raise
         finally:
             self._depth -= 1
+
+    @property
+    def _rolled_back(self) -> str:
+        return f"database error in {self.path}: transaction rolled back"
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         with self._lock:

@@ -267,9 +267,14 @@ class Transport(httpx.AsyncBaseTransport):
         """Close idle connections that expired or that the server closed (else their
         sockets linger half-closed until the next request to that origin)."""
         self._swept = now
-        for origin in list(self._idle):
-            kept = deque(c for c in self._idle[origin] if c.usable(now, self._expiry) or c.close())
-            self._idle_count -= len(self._idle[origin]) - len(kept)
+        for origin, idle in list(self._idle.items()):
+            kept: deque[_Connection] = deque()
+            for conn in idle:
+                if conn.usable(now, self._expiry):
+                    kept.append(conn)
+                else:
+                    conn.close()
+                    self._idle_count -= 1
             if kept:
                 self._idle[origin] = kept
             else:

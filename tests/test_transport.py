@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -25,109 +26,16 @@ from feedwatch.transport import Transport
 BODY = b'<rss version="2.0"><channel><title>t</title></channel></rss>'
 
 
-def _serve_then_close(listener: socket.socket, served: list[int]) -> None:
-    """Answer one request per connection with keep-alive, then close it shortly after."""
-    while True:
-        try:
-            conn, _ = listener.accept()
-        except OSError:
-            return
-        with conn:
-            data = b""
-            while b"\r\n\r\n" not in data:
-                chunk = conn.recv(4096)
-                if not chunk:
-                    break
-                data += chunk
-            served.append(1)  # before answering: the client may count as soon as it reads
-            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\n"
-                         b"Connection: keep-alive\r\nContent-Length: "
-                         + str(len(BODY)).encode() + b"\r\n\r\n" + BODY)
-            time.sleep(0.1)  # idle keep-alive connection, then the server drops it
-
-
-async def test_server_closed_idle_connection_is_not_reused() -> None:
-    listener = socket.create_server(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-    served: list[int] = []
-    thread = threading.Thread(target=_serve_then_close, args=(listener, served), daemon=True)
-    thread.start()
-    fetcher = Fetcher()
-    try:
-        url = f"http://127.0.0.1:{port}/feed.xml"
-        first = await fetcher.fetch(url)
-        time.sleep(0.4)  # the server has closed the pooled connection by now
-        second = await fetcher.fetch(url)
-        assert first.body == BODY and second.body == BODY
-        assert len(served) == 2
-    finally:
-        await fetcher.aclose()
-        listener.close()
-
-
-def _serve_keepalive(listener: socket.socket, connections: list[int]) -> None:
-    """A keep-alive server: 304 to a conditional GET, a redirect for /old, else 200."""
-    while True:
-        try:
-            conn, _ = listener.accept()
-        except OSError:
-            return
-        connections.append(1)
-        threading.Thread(target=_answer_all, args=(conn,), daemon=True).start()
-
-
-def _answer_all(conn: socket.socket) -> None:
-    with conn:
-        data = b""
-        while True:
-            while b"\r\n\r\n" not in data:
-                chunk = conn.recv(4096)
-                if not chunk:
-                    return
-                data += chunk
-            head, _, data = data.partition(b"\r\n\r\n")
-            if b"if-none-match" in head.lower():
-                conn.sendall(b'HTTP/1.1 304 Not Modified\r\nETag: "v1"\r\n\r\n')
-            elif head.startswith(b"GET /old "):
-                conn.sendall(b"HTTP/1.1 301 Moved\r\nLocation: /feed.xml\r\n"
-                             b"Content-Length: 9\r\n\r\nmoved on.")
-            else:
-                conn.sendall(b'HTTP/1.1 200 OK\r\nETag: "v1"\r\nContent-Length: '
-                             + str(len(BODY)).encode() + b"\r\n\r\n" + BODY)
-
-
-async def test_not_modified_and_redirect_responses_leave_the_connection_reusable() -> None:
-    """A 304 has no body, but a pool drops a connection whose response was not read to its
-    end: every conditional poll of a server would open a new connection (a TLS handshake
-    each, for real servers). Redirect bodies are read for the same reason."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-    connections: list[int] = []
-    threading.Thread(target=_serve_keepalive, args=(listener, connections),
-                     daemon=True).start()
-    fetcher = Fetcher()
-    try:
-        first = await fetcher.fetch(f"http://127.0.0.1:{port}/old")
-        assert first.body == BODY and first.etag == '"v1"'
-        for _ in range(5):
-            again = await fetcher.fetch(f"http://127.0.0.1:{port}/feed.xml",
-                                        Validators(etag='"v1"'))
-            assert again.not_modified
-        assert len(connections) == 1
-    finally:
-        await fetcher.aclose()
-        listener.close()
-
-
 class Scripted:
     """A raw HTTP/1.1 server on loopback: ``answer(n, head)`` gives the bytes for the n-th
     request (over all connections), or None to close that connection without a word; an
     answer saying "Connection: close" closes it after."""
 
     def __init__(self, answer: Callable[[int, bytes], bytes | None],
-                 tls: ssl.SSLContext | None = None) -> None:
+                 tls: ssl.SSLContext | None = None, idle_close: float | None = None) -> None:
         self.answer = answer
         self.tls = tls
+        self.idle_close = idle_close  # seconds a connection may wait idle before it is dropped
         self.connections = 0
         self.requests = 0
         self.nth_on_connection = 0  # of the request being answered, on its connection
@@ -151,6 +59,7 @@ class Scripted:
                 conn = self.tls.wrap_socket(conn, server_side=True)
         on_connection = 0
         with conn, contextlib.suppress(OSError):
+            conn.settimeout(self.idle_close)  # a TimeoutError ends the connection
             data = b""
             while True:
                 while b"\r\n\r\n" not in data:
@@ -182,13 +91,53 @@ def ok(body: bytes = BODY, *extra: bytes) -> bytes:
 def scripted() -> Iterator[Callable[[Callable[[int, bytes], bytes | None]], Scripted]]:
     servers: list[Scripted] = []
 
-    def start(answer: Callable[[int, bytes], bytes | None]) -> Scripted:
-        servers.append(Scripted(answer))
+    def start(answer: Callable[[int, bytes], bytes | None], **kwargs: Any) -> Scripted:
+        servers.append(Scripted(answer, **kwargs))
         return servers[-1]
 
     yield start
     for server in servers:
         server.close()
+
+
+async def test_server_closed_idle_connection_is_not_reused(
+        scripted: Callable[..., Scripted]) -> None:
+    server = scripted(lambda n, head: ok(), idle_close=0.1)
+    fetcher = Fetcher()
+    try:
+        first = await fetcher.fetch(server.url + "/feed.xml")
+        time.sleep(0.4)  # the server has closed the pooled connection by now
+        second = await fetcher.fetch(server.url + "/feed.xml")
+        assert first.body == BODY and second.body == BODY
+        assert (server.requests, server.connections) == (2, 2)
+    finally:
+        await fetcher.aclose()
+
+
+async def test_not_modified_and_redirect_responses_leave_the_connection_reusable(
+        scripted: Callable[..., Scripted]) -> None:
+    """A 304 has no body, but a pool drops a connection whose response was not read to its
+    end: every conditional poll of a server would open a new connection (a TLS handshake
+    each, for real servers). Redirect bodies are read for the same reason."""
+    def answer(n: int, head: bytes) -> bytes:
+        if b"if-none-match" in head.lower():
+            return b'HTTP/1.1 304 Not Modified\r\nETag: "v1"\r\n\r\n'
+        if head.startswith(b"GET /old "):
+            return (b"HTTP/1.1 301 Moved\r\nLocation: /feed.xml\r\n"
+                    b"Content-Length: 9\r\n\r\nmoved on.")
+        return ok(BODY, b'ETag: "v1"')
+
+    server = scripted(answer)
+    fetcher = Fetcher()
+    try:
+        first = await fetcher.fetch(server.url + "/old")
+        assert first.body == BODY and first.etag == '"v1"'
+        for _ in range(5):
+            again = await fetcher.fetch(server.url + "/feed.xml", Validators(etag='"v1"'))
+            assert again.not_modified
+        assert server.connections == 1
+    finally:
+        await fetcher.aclose()
 
 
 async def test_a_request_crossing_the_servers_close_is_retried_on_a_fresh_connection(
