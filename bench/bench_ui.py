@@ -101,6 +101,7 @@ def build(path: Path, count: int) -> None:
                     return update.id
 
                 store.ingest(source, entries, now, classify=classify)
+            store.index_pending()  # as the engine does, in bulk
             done += batch
             print(f"\r  building: {done:,}/{count:,}", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)

@@ -15,6 +15,7 @@ import multiprocessing
 import os
 import random
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -47,6 +48,11 @@ JITTER = 0.1  # ± fraction of the interval
 # Topics with at least this many feeds parse them in worker processes, one per core.
 PARSE_PROCESSES_FROM = 16
 SAVE_GATHER = 0.005  # seconds a state save waits for other polls' states to share its commit
+# The full-text index takes new updates in bulk (Store.index_pending): when this many wait,
+# or when the database thread has nothing else to do and FTS_IDLE seconds have passed. Until
+# then a history filter asks the matcher about them.
+FTS_BATCH = 4000
+FTS_IDLE = 2.0
 
 
 def _settle(future: asyncio.Future[T], result: T | BaseException) -> None:
@@ -151,6 +157,7 @@ class Engine:
         self._waiting: list[tuple[SourceSpec, list[Entry], Features,
                                   asyncio.Future[list[UpdateEvent]]]] = []
         self._waiting_lock = threading.Lock()
+        self._indexed_at = time.monotonic()  # when the full-text index last took updates
         self.paused = False
 
     # --- subscribers -------------------------------------------------------------------
@@ -261,6 +268,22 @@ class Engine:
         for (*_, future), result in zip(batch, results, strict=True):
             with contextlib.suppress(RuntimeError):  # the loop is gone: nobody waits
                 loop.call_soon_threadsafe(_settle, future, result)
+        self._index_text()
+
+    def _index_text(self, *, final: bool = False) -> None:
+        """(database thread) Give the full-text index the updates it lacks, in bulk: when
+        many wait, or when nothing else waits and the last time is a while ago (``final``:
+        all of them now). A failure leaves them to the next call: nothing is lost."""
+        with self._waiting_lock:
+            busy = bool(self._waiting)
+        now = time.monotonic()
+        at_least = 1 if final or (not busy and now - self._indexed_at >= FTS_IDLE) \
+            else FTS_BATCH
+        try:
+            if self.store.index_pending(at_least):
+                self._indexed_at = now
+        except StoreError as exc:
+            log.warning("full-text index not brought up to date: %s", exc)
 
     # --- one poll ----------------------------------------------------------------------
 
@@ -475,6 +498,9 @@ class Engine:
         await self.db(self._restore_index)
         states = await self.db(self.store.states)
         self._remember(states)
+        # updates a crash left outside the full-text index: indexed in the background (a
+        # history filter asks the matcher about them meanwhile)
+        self._db.submit(self._index_text, final=True)
         # imported here: ~60 ms that `once` never needs
         from apscheduler.schedulers.asyncio import AsyncIOScheduler
         from apscheduler.triggers.interval import IntervalTrigger
@@ -561,6 +587,7 @@ class Engine:
         if self._parse_pool is not None:
             self._parse_pool.shutdown(wait=False, cancel_futures=True)
             self._parse_pool = None
+        await self.db(functools.partial(self._index_text, final=True))
         self._db.shutdown(wait=True)
 
     async def __aenter__(self) -> Engine:

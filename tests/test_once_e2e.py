@@ -9,6 +9,8 @@ from typing import Any
 
 from conftest import DATA, Site
 
+from feedwatch.store import Store
+
 RSS_HEAD = '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Wire</title>'
 
 
@@ -70,6 +72,8 @@ def test_once_prints_new_updates_in_time_order_then_nothing_then_only_the_new_on
     assert {r["source"] for r in records} == {"Wire", "Ledger", "Quay"}
     delayed = next(r for r in records if r["title"] == "Talks delayed")
     assert delayed["url"] == "https://wire.example/w1"
+    with Store(db) as store:  # `once` leaves every update in the full-text index
+        assert store.unindexed() == 0 and delayed["id"] in store.fts_ids("delayed")
 
     second = run_cli("once", "-c", str(cfg), "--db", str(db))
     assert second.returncode == 0, second.stderr
@@ -90,6 +94,9 @@ def test_once_prints_new_updates_in_time_order_then_nothing_then_only_the_new_on
     text = run_cli("sources", "-c", str(cfg), "--db", str(db))
     assert text.returncode == 0
     assert "Wire" in text.stdout and "ok" in text.stdout
+    with Store(db) as store:
+        assert store.unindexed() == 0 and store.count() == 7
+        assert store.fts_ids('"1 h 15 min"') == {new["id"]}
 
 
 def test_once_edit_is_not_new(tmp_path: Path, site: Site, run_cli: Callable[..., Any]) -> None:

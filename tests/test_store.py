@@ -10,7 +10,7 @@ import pytest
 
 from feedwatch.model import Entry, EventKind, SourceState
 from feedwatch.query import parse
-from feedwatch.store import Store, StoreError, effective_time
+from feedwatch.store import _MIGRATIONS, Store, StoreError, _split_sql, effective_time
 
 NOW = datetime(2025, 6, 2, 12, 0, tzinfo=UTC)
 
@@ -47,7 +47,11 @@ def test_edit_updates_in_place_with_revision_history(tmp_path: Path) -> None:
         assert store.count() == 1
         (old,) = store.revisions(new.update.id)
         assert (old.revision, old.text) == (1, "5,000 for 5,000")
-        assert store.fts_ids('"6"') == {new.update.id}  # the FTS index follows the edit
+        assert store.index_pending() == 1
+        assert store.fts_ids('"6"') == {new.update.id}
+        store.ingest("tg", [entry("p1", text="7,000 for 7,000")], NOW)
+        assert store.fts_ids('"7"') == {new.update.id}  # the FTS index follows the edit
+        assert store.fts_ids('"6"') == set()
 
 
 def test_reissued_guid_with_same_link_or_title_is_the_same_item(tmp_path: Path) -> None:
@@ -150,6 +154,8 @@ def test_plain_flag_follows_texts_and_is_backfilled_for_older_databases(tmp_path
         (member,) = store.ingest("desk", [entry("c", "Talks resume again", "")], NOW,
                                  classify=lambda _: plain.update.id)
         ids = (plain.update.id, glued.update.id, member.update.id)
+        assert store.not_plain() == set(ids)  # not in the full-text index yet
+        assert store.index_pending() == 3
         assert store.not_plain() == {glued.update.id}
         assert store.member_refs() == [(member.update.id, plain.update.id, "desk")]
         odd = 'desk, "night"\x1f'  # a source's name may hold any character
@@ -160,7 +166,11 @@ def test_plain_flag_follows_texts_and_is_backfilled_for_older_databases(tmp_path
     raw = sqlite3.connect(db)  # back to schema 2, as an older feedwatch left it
     raw.executescript("DROP INDEX updates_not_plain; DROP INDEX updates_members;"
                       " DROP TABLE meta; ALTER TABLE updates DROP COLUMN plain;"
+                      " DROP TABLE fts_upto; DROP TRIGGER updates_ad; DROP TRIGGER updates_au;"
                       " PRAGMA user_version = 2;")
+    for statement in _split_sql(_MIGRATIONS[0]):  # its triggers kept the index row by row
+        if statement.lstrip().startswith("CREATE TRIGGER"):
+            raw.execute(statement)
     raw.close()
     with Store(db) as store:
         assert store.not_plain() == {glued.update.id}
@@ -208,3 +218,33 @@ def test_a_transaction_sqlite_rolled_back_commits_nothing_more(tmp_path: Path) -
     store.ingest("c", [entry("3")], now)  # and the store goes on working
     assert [u.source for u in store.since(now - timedelta(days=1))] == ["c"]
     store.close()
+
+
+def test_full_text_index_takes_updates_in_bulk_and_answers_complete_meanwhile(
+        tmp_path: Path) -> None:
+    """New updates reach the FTS5 index in bulk (index_pending); until then every answer
+    built on the index still covers them: search returns them, not_plain hands them to the
+    matcher. Edits before and after indexing keep the index equal to the texts."""
+    db = tmp_path / "fw.db"
+    with Store(db) as store:
+        (a,) = store.ingest("wire", [entry("a", "Quake hits Izmir", "magnitude 6")], NOW)
+        (b,) = store.ingest("wire", [entry("b", "Aftershock in Izmir", "")], NOW)
+        assert store.unindexed() == 2 and store.fts_ids("izmir") == set()
+        assert {u.id for u in store.search("izmir")} == {a.update.id, b.update.id}
+        assert store.not_plain() == {a.update.id, b.update.id}
+        store.ingest("wire", [entry("b", "Aftershock near Bodrum", "")], NOW)  # unindexed edit
+        assert store.index_pending(at_least=3) == 0  # fewer than asked for: wait
+        assert store.index_pending() == 2 and store.unindexed() == 0
+        assert store.fts_ids("izmir") == {a.update.id}
+        assert store.fts_ids("bodrum") == {b.update.id}
+        store.ingest("wire", [entry("a", "Quake hits Smyrna", "magnitude 6")], NOW)  # indexed
+        assert store.fts_ids("izmir") == set() and store.fts_ids("smyrna") == {a.update.id}
+        (c,) = store.ingest("desk", [entry("c", "Izmir count rises", "")], NOW)
+        assert {u.id for u in store.search("izmir")} == {c.update.id}
+        assert store.not_plain() == {c.update.id}
+    with Store(db) as store:  # what was not indexed before a restart is indexed after it
+        assert store.unindexed() == 1 and store.index_pending() == 1
+        assert store.fts_ids("izmir") == {c.update.id}
+        raw = store._db.execute("INSERT INTO updates_fts (updates_fts, rank)"
+                                " VALUES ('integrity-check', 1)")
+        assert raw is not None  # (FTS5 raises if its index and the table disagree)
