@@ -431,11 +431,13 @@ class Store:
         # this batch, and only once: else two items sharing a link or title "edit" each
         # other on every poll, for ever.
         batch = _Batch({e.key for e in entries}, set())
+        # each entry's canonical URL and title fingerprint, worked out once for both passes
+        derived = [(canonical_url(e.url), _title_fp(e.title)) for e in entries]
         with self._tx() as db:
-            self._prefetch(db, source, entries, now_ts, title_identity, batch)
-            for entry in entries:
-                event = self._ingest_one(db, source, entry, now, now_ts, classify,
-                                         title_identity, batch)
+            self._prefetch(db, source, entries, derived, now_ts, title_identity, batch)
+            for entry, (canon, title_fp) in zip(entries, derived, strict=True):
+                event = self._ingest_one(db, source, entry, canon, title_fp, now, now_ts,
+                                         classify, title_identity, batch)
                 if event is not None and event.kind is EventKind.EDITED and reclassify:
                     event = self._regroup(db, event, reclassify, now_ts)
                 if event is not None:
@@ -443,7 +445,8 @@ class Store:
         return events
 
     def _prefetch(self, db: sqlite3.Connection, source: str, entries: list[Entry],
-                  now_ts: float, title_identity: bool, batch: _Batch) -> None:
+                  derived: list[tuple[str | None, str | None]], now_ts: float,
+                  title_identity: bool, batch: _Batch) -> None:
         """One query per kind for the whole batch (a few per poll, not a few per entry).
 
         Only rows whose key is outside the batch can be fallback candidates, and the batch
@@ -459,9 +462,9 @@ class Store:
                 batch.rows[row[0]] = row[1:]
         if not title_identity:
             return
-        unmatched = [e for e in entries if e.key not in batch.rows]
-        canons = {c for e in unmatched if (c := canonical_url(e.url)) and _deep(c)}
-        fps = {fp for e in unmatched if (fp := _title_fp(e.title))}
+        unmatched = [d for e, d in zip(entries, derived, strict=True) if e.key not in batch.rows]
+        canons = {c for c, _ in unmatched if c and _deep(c)}
+        fps = {fp for _, fp in unmatched if fp}
         batch.canons, batch.title_fps = set(), set()
         for part in _chunks(list(canons)):
             marks = ",".join("?" * len(part))
@@ -507,11 +510,10 @@ class Store:
                 return candidate[:-1]
         return None
 
-    def _ingest_one(self, db: sqlite3.Connection, source: str, entry: Entry, now: datetime,
-                    now_ts: float, classify: Classifier | None,
-                    title_identity: bool, batch: _Batch | None = None) -> UpdateEvent | None:
-        canon = canonical_url(entry.url)
-        title_fp = _title_fp(entry.title)
+    def _ingest_one(self, db: sqlite3.Connection, source: str, entry: Entry,
+                    canon: str | None, title_fp: str | None, now: datetime, now_ts: float,
+                    classify: Classifier | None, title_identity: bool,
+                    batch: _Batch | None = None) -> UpdateEvent | None:
         digest = content_hash(entry, canon)
         row = self._find_existing(db, source, entry, canon, title_fp, now_ts, title_identity,
                                   batch)
