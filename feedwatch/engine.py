@@ -147,6 +147,7 @@ class Engine:
         self._running: set[str] = set()
         self._poll_tasks: set[asyncio.Task[None]] = set()
         self._index_ready = False
+        self._renames_followed = False
         self._features: Features = {}
         # Each source's state as of its last poll: the engine is the one writer of fetch
         # state, so after the first read a poll needs no database read.
@@ -188,6 +189,17 @@ class Engine:
     async def db(self, fn: Callable[..., T], *args: Any) -> T:
         """Run a store call on the single database thread, off the event loop."""
         return await asyncio.get_running_loop().run_in_executor(self._db, fn, *args)
+
+    def _follow_renames(self) -> None:
+        """A source renamed in the topic file keeps its history (matched by feed URL or
+        channel): its updates are not new again, and its validators stay valid."""
+        if self._renames_followed:
+            return
+        identities = {s.name: f"tg:{s.channel.lower()}" if s.channel else s.url
+                      for s in self.topic.sources}
+        for old, new in self.store.follow_renames(identities):
+            log.info("source %r is now named %r: its history moved with it", old, new)
+        self._renames_followed = True
 
     def _restore_index(self) -> None:
         if self._index_ready:
@@ -475,6 +487,7 @@ class Engine:
     async def poll_all(self) -> list[PollResult]:
         """Poll every enabled source once, concurrently, except those whose server asked us
         (Retry-After) to wait longer: `once` run from cron must be as polite as `tail`."""
+        await self.db(self._follow_renames)
         states = await self.db(self.store.states)
         self._remember(states)
         now = self.clock()
@@ -495,6 +508,7 @@ class Engine:
 
     async def start(self) -> None:
         """Schedule every enabled source: one interval job each, first runs staggered."""
+        await self.db(self._follow_renames)
         await self.db(self._restore_index)
         states = await self.db(self.store.states)
         self._remember(states)

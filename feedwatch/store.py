@@ -174,6 +174,9 @@ _MIGRATIONS: list[str] = [
         INSERT INTO updates_fts (rowid, title, text) VALUES (new.id, new.title, new.text);
     END;
     """,
+    # 5: which feed or channel each source name stood for, so that a source renamed in the
+    # topic file (or an unnamed one whose default name changed) keeps its history
+    "CREATE TABLE source_ids (source TEXT PRIMARY KEY, identity TEXT NOT NULL);",
 ]
 # Updates not in the full-text index yet (see migration 4): every FTS5 answer is completed
 # with them, and the matcher judges them.
@@ -781,6 +784,39 @@ class Store:
                   _ts(state.last_ok), _ts(state.last_attempt), state.last_error, state.failures,
                   _ts(state.next_due), state.disabled_reason, state.cursor,
                   _ts(state.retry_until), state.source) for state in states])
+
+    def follow_renames(self, sources: dict[str, str]) -> list[tuple[str, str]]:
+        """Give each configured source (name → identity: its feed URL or channel) the
+        history stored under another name for the same identity, as when the source was
+        renamed in the topic file; then remember the names. Returns the (old, new) names
+        moved. A name that holds another feed's history is never overwritten."""
+        with self._tx() as db:
+            known = dict(db.execute("SELECT source, identity FROM source_ids"))
+            by_identity = {identity: name for name, identity in sources.items()}
+            moves = {old: by_identity[identity] for old, identity in known.items()
+                     if by_identity.get(identity, old) != old}
+            targets = list(moves.values())
+            moves = {old: new for old, new in moves.items() if targets.count(new) == 1}
+            taken = {new for new in moves.values() if db.execute(
+                "SELECT EXISTS (SELECT 1 FROM source_state WHERE source = ?1)"
+                " OR EXISTS (SELECT 1 FROM updates WHERE source = ?1)", (new,)).fetchone()[0]}
+            while True:  # a name with history is free only if that history moves away too
+                kept = {old: new for old, new in moves.items() if new not in taken or new in moves}
+                if kept == moves:
+                    break
+                moves = kept
+            # in two steps, through names no source can have, so that names may swap
+            for step in ((lambda old, new: old, lambda old, new: f"\x00{old}"),
+                         (lambda old, new: f"\x00{old}", lambda old, new: new)):
+                for old, new in moves.items():
+                    src, dst = step[0](old, new), step[1](old, new)
+                    db.execute("UPDATE updates SET source = ? WHERE source = ?", (dst, src))
+                    db.execute("UPDATE source_state SET source = ? WHERE source = ?", (dst, src))
+            db.execute("DELETE FROM source_ids WHERE source IN (SELECT value FROM json_each(?))",
+                       (json.dumps([*moves, *sources]),))
+            db.executemany("INSERT INTO source_ids (source, identity) VALUES (?, ?)",
+                           sources.items())
+        return sorted(moves.items())
 
     def set_muted(self, source: str, muted: bool) -> None:
         with self._tx() as db:

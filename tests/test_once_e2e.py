@@ -115,6 +115,29 @@ def test_once_edit_is_not_new(tmp_path: Path, site: Site, run_cli: Callable[...,
     assert record["revision"] == 2
 
 
+def test_renaming_a_source_in_the_topic_file_keeps_its_history(
+        tmp_path: Path, site: Site, run_cli: Callable[..., Any]) -> None:
+    """A source renamed (or an unnamed one whose default name changes) is the same feed:
+    nothing it said is shown again, and its validators are still sent."""
+    site.put("/wire.xml", rss(("w1", "Talks delayed", "Mon, 02 Jun 2025 10:02:00 +0000")))
+    site.put("/ledger.atom", (DATA / "feeds" / "atom_relative.xml").read_bytes())
+    site.put("/quay.json", (DATA / "feeds" / "jsonfeed.json").read_bytes())
+    cfg, db = config(tmp_path, site), tmp_path / "fw.db"
+    assert run_cli("once", "-c", str(cfg), "--db", str(db)).returncode == 0
+    text = cfg.read_text(encoding="utf-8")
+    cfg.write_text(text.replace('name = "Wire"', 'name = "Wire World"')
+                   .replace('name = "Ledger"\n', ""), encoding="utf-8")  # unnamed: the host
+    site.put("/wire.xml", rss(("w1", "Talks delayed", "Mon, 02 Jun 2025 10:02:00 +0000"),
+                              ("w2", "Talks begin", "Mon, 02 Jun 2025 11:19:00 +0000")))
+    again = run_cli("once", "-c", str(cfg), "--db", str(db))
+    assert again.returncode == 0, again.stderr
+    assert [(r["source"], r["title"]) for r in lines(again.stdout)] == [
+        ("Wire World", "Talks begin")]
+    assert site.statuses("/ledger.atom") == [200, 304]
+    with Store(db) as store:
+        assert set(store.states()) == {"Wire World", "localhost", "Quay"}
+
+
 def test_one_broken_source_does_not_stop_the_others(tmp_path: Path, site: Site,
                                                     run_cli: Callable[..., Any]) -> None:
     site.put("/wire.xml", rss(("w1", "Talks delayed", "Mon, 02 Jun 2025 10:02:00 +0000")))

@@ -167,6 +167,7 @@ def test_plain_flag_follows_texts_and_is_backfilled_for_older_databases(tmp_path
     raw.executescript("DROP INDEX updates_not_plain; DROP INDEX updates_members;"
                       " DROP TABLE meta; ALTER TABLE updates DROP COLUMN plain;"
                       " DROP TABLE fts_upto; DROP TRIGGER updates_ad; DROP TRIGGER updates_au;"
+                      " DROP TABLE source_ids;"
                       " PRAGMA user_version = 2;")
     for statement in _split_sql(_MIGRATIONS[0]):  # its triggers kept the index row by row
         if statement.lstrip().startswith("CREATE TRIGGER"):
@@ -248,3 +249,38 @@ def test_full_text_index_takes_updates_in_bulk_and_answers_complete_meanwhile(
         raw = store._db.execute("INSERT INTO updates_fts (updates_fts, rank)"
                                 " VALUES ('integrity-check', 1)")
         assert raw is not None  # (FTS5 raises if its index and the table disagree)
+
+
+def test_a_renamed_source_keeps_its_history_and_names_may_swap(tmp_path: Path) -> None:
+    """follow_renames moves a source's updates and state to its new name (matched by its
+    feed URL or channel), also when names swap or a default name passes to another feed,
+    and never onto a name that holds another feed's history."""
+    store = Store(tmp_path / "fw.db")
+    assert store.follow_renames({"host": "https://h/1", "host/2": "https://h/2"}) == []
+    store.ingest("host", [entry("a", "One")], NOW)
+    store.ingest("host/2", [entry("b", "Two")], NOW)
+    store.save_state(SourceState("host", etag='"e1"'))
+    store.set_muted("host/2", True)
+
+    def owner(title: str) -> str:
+        return next(u.source for u in store.all_updates() if u.title == title)
+
+    # a third feed of the host is listed first: it takes the default name "host"
+    moved = store.follow_renames({"host": "https://h/3", "host/1": "https://h/1",
+                                  "host/2": "https://h/2"})
+    assert moved == [("host", "host/1")]
+    assert owner("One") == "host/1" and store.state("host/1").etag == '"e1"'
+    assert store.state("host").items == 0 and store.state("host").etag is None
+    # names swap
+    moved = store.follow_renames({"host/1": "https://h/2", "host/2": "https://h/1"})
+    assert moved == [("host/1", "host/2"), ("host/2", "host/1")]
+    assert owner("One") == "host/2" and owner("Two") == "host/1"
+    assert store.muted_sources() == {"host/1"} and store.state("host/2").etag == '"e1"'
+    # a name holding history of its own (here from before names were remembered) is kept
+    store.ingest("Wire", [entry("c", "Three")], NOW)
+    store._db.execute("DELETE FROM source_ids WHERE source = 'Wire'")
+    assert store.follow_renames({"Wire": "https://h/2", "other": "https://h/1"}) == [
+        ("host/2", "other")]
+    assert owner("Three") == "Wire" and owner("One") == "other"
+    assert store.integrity_check() == "ok"
+    store.close()
