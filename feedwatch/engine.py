@@ -190,7 +190,7 @@ class Engine:
         """Run a store call on the single database thread, off the event loop."""
         return await asyncio.get_running_loop().run_in_executor(self._db, fn, *args)
 
-    def _follow_renames(self) -> None:
+    def follow_renames(self) -> None:
         """A source renamed in the topic file keeps its history (matched by feed URL or
         channel): its updates are not new again, and its validators stay valid."""
         if self._renames_followed:
@@ -487,7 +487,7 @@ class Engine:
     async def poll_all(self) -> list[PollResult]:
         """Poll every enabled source once, concurrently, except those whose server asked us
         (Retry-After) to wait longer: `once` run from cron must be as polite as `tail`."""
-        await self.db(self._follow_renames)
+        await self.db(self.follow_renames)
         states = await self.db(self.store.states)
         self._remember(states)
         now = self.clock()
@@ -508,7 +508,7 @@ class Engine:
 
     async def start(self) -> None:
         """Schedule every enabled source: one interval job each, first runs staggered."""
-        await self.db(self._follow_renames)
+        await self.db(self.follow_renames)
         await self.db(self._restore_index)
         states = await self.db(self.store.states)
         self._remember(states)

@@ -250,6 +250,8 @@ class FeedwatchApp(App[int]):
         """
         engine, store = self.engine, self.store
         try:
+            if self.live:  # (before anything is read: rows then show sources' new names)
+                await engine.db(engine.follow_renames)
             self._states = await engine.db(store.states)
             self._muted = await engine.db(store.muted_sources)
             self._show_states()
