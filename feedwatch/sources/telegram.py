@@ -129,7 +129,10 @@ def _strip_decor(line: str) -> str:
 
 
 def _strip_markers(line: str) -> str:
-    """Drop leading "BREAKING:"-style markers (and the emoji around them) from one line."""
+    """Drop leading "BREAKING:"-style markers (and the emoji around them) from one line; what
+    they opened starts a headline, so a lower-case first word gets its capital ("Update:
+    talks resume" → "Talks resume"; "iPhone", "eBay" stay as written)."""
+    stripped = False
     for _ in range(4):
         line = _strip_decor(line)
         m = _MARKER.match(line)
@@ -144,10 +147,15 @@ def _strip_markers(line: str) -> str:
             or unicodedata.category(rest[0]) in ("So", "Sk")
             or (word.isupper() and len(word) > 2)
         ):
-            line = rest
+            line, stripped = rest, True
         else:
             break
-    return line.strip()
+    line = line.strip()
+    if stripped and line[:1].islower():
+        first = line.split(maxsplit=1)[0]
+        if first.islower():
+            line = line[0].upper() + line[1:]
+    return line
 
 
 # A line of nothing but tags ("#Beirut #update") files the post; it does not say what happened.
