@@ -30,7 +30,10 @@ _ANSI = re.compile(
 )
 # C0 and C1 controls except tab and newline; also bidi overrides that can disguise text.
 _CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
+# A run of spaces becomes one plain space. A lone plain space is not matched: replacing each
+# word gap by itself cost more than the rest of clean_text.
+_SPACE = " \t\u00a0\u2000-\u200a\u202f\u205f\u3000"
+_SPACES = re.compile(rf"[{_SPACE}]{{2,}}|[{_SPACE[1:]}]")
 _BLANK_LINES = re.compile(r"\n{3,}")
 
 _BLOCK_TAGS = (
@@ -38,6 +41,8 @@ _BLOCK_TAGS = (
     "blockquote", "pre", "tr", "table", "section", "article", "header", "footer", "hr",
 )  # fmt: skip
 _BLOCK_SELECTOR = ", ".join(("br", *_BLOCK_TAGS))
+# An element whose content is not text can only come from its start tag written out.
+_DROPPED_TAG = re.compile(r"<(?:script|style|noscript|template|iframe|object)", re.IGNORECASE)
 
 
 def strip_controls(text: str) -> str:
@@ -54,8 +59,8 @@ def clean_text(text: str | None) -> str:
         return ""
     text = _SPACES.sub(" ", strip_controls(unicodedata.normalize("NFC", text)))
     # (one pass over the whole text: a run of _SPACES never holds a line break)
-    lines = [line.strip() for line in text.split("\n")]
-    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+    text = "\n".join([line.strip() for line in text.split("\n")])
+    return (_BLANK_LINES.sub("\n\n", text) if "\n\n\n" in text else text).strip()
 
 
 def one_line(text: str) -> str:
@@ -69,8 +74,9 @@ def html_to_text(html: str | None) -> str:
     if "<" not in html and "&" not in html:
         return clean_text(html)
     tree = HTMLParser(html)
-    for node in tree.css("script, style, noscript, template, iframe, object"):
-        node.decompose()
+    if _DROPPED_TAG.search(html):  # (the query walks the whole tree: most HTML has none)
+        for node in tree.css("script, style, noscript, template, iframe, object"):
+            node.decompose()
     root = tree.body or tree.root
     if root is None:
         return ""

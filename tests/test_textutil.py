@@ -23,6 +23,9 @@ from feedwatch.textutil import (
     ("keep\ttabs\nand lines", "keep tabs\nand lines"),
     ("[bold red]markup[/] stays literal", "[bold red]markup[/] stays literal"),
     ("  many   spaces\u00a0here \n\n\n\n next", "many spaces here\n\nnext"),
+    ("one\u2003em, thin\u2009\u202fnarrow,\u3000wide", "one em, thin narrow, wide"),
+    ("a \u00a0 b\t\tc \n d\u205f", "a b c\nd"),
+    ("para\n\nnext\n \n \nlast", "para\n\nnext\n\nlast"),
 ])
 def test_clean_text(raw: str, clean: str) -> None:
     assert clean_text(raw) == clean
