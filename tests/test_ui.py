@@ -733,3 +733,31 @@ async def test_live_reports_during_a_refilter_are_judged_by_it(store: Store) -> 
         await pilot.pause(0.3)
         assert titles(app) == ["Weather warning issued", "Budget vote delayed",
                                "Weather report"]
+
+
+async def test_every_footer_key_fits_an_80_column_terminal(store: Store) -> None:
+    """The stream, details and sources footers show each of their keys whole at 80 columns
+    (the keys left out are listed by ?)."""
+    from textual.widgets import Footer
+    from textual.widgets._footer import FooterKey
+
+    store.ingest("Bosphorus Wire", [Entry("a", "Talks resume", "In Istanbul",
+                                          published=datetime.now(UTC))], datetime.now(UTC))
+    app = FeedwatchApp(demo_topic(alert=""), store, live=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(lambda: len(app.stream.rows) == 1, pilot, what="history")
+
+        async def shown() -> list[str]:
+            await pilot.pause()
+            footer = app.screen.query_one(Footer)
+            keys = list(footer.query(FooterKey))
+            assert keys, "no footer keys"
+            for key in keys:
+                assert key.region.right <= 80, f"{key.description!r} is cut"
+            return [key.description for key in keys]
+
+        assert {"Details", "Quit", "Help", "Filter", "Open", "Mute"} <= set(await shown())
+        await pilot.press("enter")
+        assert "Close" in await shown()
+        await pilot.press("escape", "s")
+        assert {"Mute", "Poll"} <= set(await shown())

@@ -23,8 +23,8 @@ class SourcesPanel(DataTable[Text]):
     """One row per configured source; `m` mutes, `r` polls the selected source now."""
 
     BINDINGS: list[BindingType] = [  # noqa: RUF012 - Textual's idiom
-        Binding("m", "toggle_mute", "Mute/unmute"),
-        Binding("r", "refresh_source", "Poll now"),
+        Binding("m", "toggle_mute", "Mute"),  # (or unmute: short, so the footer fits)
+        Binding("r", "refresh_source", "Poll"),
         Binding("j", "cursor_down", "Down", show=False),
         Binding("k", "cursor_up", "Up", show=False),
     ]
