@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -264,6 +265,15 @@ def _str(value: object) -> str:
     return value
 
 
+def _name(value: object) -> str:
+    """A source's name: shown on screen and kept with its updates, so no control characters
+    (a NUL or an escape sequence could never be shown, nor always stored, as written)."""
+    name = _str(value)
+    if any(unicodedata.category(ch) == "Cc" for ch in name):
+        raise ValueError(f"a source name must not contain control characters: {name!r}")
+    return name
+
+
 def _bool(value: object) -> bool:
     if not isinstance(value, bool):
         raise ValueError(f"expected true or false, got {value!r}")
@@ -416,7 +426,7 @@ def _sources(data: dict[str, Any], c: _Collector, lines: _Lines, interval: float
             if url is None:
                 continue
             default_name = urlsplit(url).hostname or url
-        name = c.value(table, "name", _str, default_name, "source", index).strip() or default_name
+        name = c.value(table, "name", _name, default_name, "source", index).strip() or default_name
         identity = channel.lower() if channel else url
         if identity in seen_urls:
             c.add(lines.line("source", index, "telegram" if has_tg else "url"),

@@ -508,7 +508,10 @@ class Engine:
 
     async def start(self) -> None:
         """Schedule every enabled source: one interval job each, first runs staggered."""
-        await self.db(self.follow_renames)
+        try:
+            await self.db(self.follow_renames)
+        except StoreError as exc:  # (locked past the timeout: polling goes on regardless)
+            log.warning("renamed sources not looked for: %s", exc)
         await self.db(self._restore_index)
         states = await self.db(self.store.states)
         self._remember(states)

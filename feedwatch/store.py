@@ -13,6 +13,7 @@ import json
 import os
 import sqlite3
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -307,6 +308,31 @@ class Store:
             yield
 
     @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Reads that see one state of the database, though another process writes
+        meanwhile (one read transaction: WAL keeps its snapshot). A history filter asks the
+        index and then which updates it cannot answer for; indexing between the two
+        questions would hide updates from both."""
+        with self._lock:
+            if self._depth:
+                yield
+                return
+            try:
+                self._db.execute("BEGIN")
+            except sqlite3.Error as exc:
+                raise StoreError(_describe(exc, self.path)) from None
+            self._depth = 1  # (a write inside becomes a savepoint of this transaction)
+            try:
+                yield
+            finally:
+                self._depth = 0
+                if self._db.in_transaction:
+                    try:
+                        self._db.execute("COMMIT")
+                    except sqlite3.Error as exc:
+                        raise StoreError(_describe(exc, self.path)) from None
+
+    @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
             if self._depth:
@@ -385,6 +411,9 @@ class Store:
                              f"(schema {version}); upgrade feedwatch")
         for number in range(version, len(_MIGRATIONS)):
             self._db.execute("BEGIN IMMEDIATE")
+            if self._db.execute("PRAGMA user_version").fetchone()[0] > number:
+                self._db.execute("ROLLBACK")  # another process opening it migrated it first
+                continue
             try:
                 for statement in _split_sql(_MIGRATIONS[number]):
                     self._db.execute(statement)
@@ -728,14 +757,21 @@ class Store:
         return found
 
     def search(self, expression: str | None, limit: int = 1000) -> list[Update]:
+        """Candidates for a query, newest first: the ``limit`` newest updates FTS5 matches,
+        and every update not in the index yet (few: see index_pending); the caller's
+        matcher decides."""
         if expression is None:
             return self.latest(limit)
-        rows = self._query(
-            f"SELECT {_UPDATE_COLUMNS} {_FROM} WHERE u.id IN "
-            f"(SELECT rowid FROM updates_fts WHERE updates_fts MATCH ? UNION ALL {_UNINDEXED})"
-            " AND u.dismissed = 0"
-            " ORDER BY u.published DESC, u.id DESC LIMIT ?", (expression, limit))
-        return [_row_to_update(r) for r in rows]
+        with self.snapshot():
+            rows = self._query(
+                f"SELECT {_UPDATE_COLUMNS} {_FROM} WHERE u.id IN (SELECT rowid FROM updates_fts"
+                " WHERE updates_fts MATCH ?) AND u.dismissed = 0"
+                " ORDER BY u.published DESC, u.id DESC LIMIT ?", (expression, limit))
+            rows += self._query(f"SELECT {_UPDATE_COLUMNS} {_FROM} WHERE u.id IN ({_UNINDEXED})"
+                                " AND u.dismissed = 0")
+        found = [_row_to_update(r) for r in rows]
+        found.sort(key=lambda u: (u.published, u.id), reverse=True)
+        return found
 
     def dismiss(self, update_id: int) -> None:
         """Hide an update for good; the row stays so a re-publish is recognised, not re-shown."""
@@ -789,33 +825,63 @@ class Store:
         """Give each configured source (name → identity: its feed URL or channel) the
         history stored under another name for the same identity, as when the source was
         renamed in the topic file; then remember the names. Returns the (old, new) names
-        moved. A name that holds another feed's history is never overwritten."""
+        moved. Two feeds' histories are never mixed: history that holds a name a moving
+        feed needs, and that belongs to no configured source (a feed removed from the
+        file), is set aside under "<name> (earlier)" first."""
         with self._tx() as db:
+            def holds(name: str) -> bool:
+                return bool(db.execute(
+                    "SELECT EXISTS (SELECT 1 FROM source_state WHERE source = ?1)"
+                    " OR EXISTS (SELECT 1 FROM updates WHERE source = ?1)", (name,)).fetchone()[0])
+
             known = dict(db.execute("SELECT source, identity FROM source_ids"))
             by_identity = {identity: name for name, identity in sources.items()}
             moves = {old: by_identity[identity] for old, identity in known.items()
                      if by_identity.get(identity, old) != old}
-            targets = list(moves.values())
-            moves = {old: new for old, new in moves.items() if targets.count(new) == 1}
-            taken = {new for new in moves.values() if db.execute(
-                "SELECT EXISTS (SELECT 1 FROM source_state WHERE source = ?1)"
-                " OR EXISTS (SELECT 1 FROM updates WHERE source = ?1)", (new,)).fetchone()[0]}
-            while True:  # a name with history is free only if that history moves away too
-                kept = {old: new for old, new in moves.items() if new not in taken or new in moves}
-                if kept == moves:
-                    break
-                moves = kept
-            # in two steps, through names no source can have, so that names may swap
-            for step in ((lambda old, new: old, lambda old, new: f"\x00{old}"),
-                         (lambda old, new: f"\x00{old}", lambda old, new: new)):
-                for old, new in moves.items():
-                    src, dst = step[0](old, new), step[1](old, new)
-                    db.execute("UPDATE updates SET source = ? WHERE source = ?", (dst, src))
-                    db.execute("UPDATE source_state SET source = ? WHERE source = ?", (dst, src))
-            db.execute("DELETE FROM source_ids WHERE source IN (SELECT value FROM json_each(?))",
-                       (json.dumps([*moves, *sources]),))
+            targets = Counter(moves.values())
+            moves = {old: new for old, new in moves.items() if targets[new] == 1}
+            # A target holding history is free when that history moves away too, or belongs
+            # to no configured source (it is set aside); else the move waits (left as is).
+            blocked = {new for new in moves.values()
+                       if holds(new) and known.get(new) in by_identity}
+            while blocked_moves := [old for old, new in moves.items()
+                                    if new in blocked and new not in moves]:
+                for old in blocked_moves:
+                    del moves[old]
+                blocked |= {old for old in blocked_moves if holds(old)}
+            used = set(sources) | set(known) | {r[0] for r in db.execute(
+                "SELECT source FROM source_state UNION SELECT DISTINCT source FROM updates")}
+
+            def fresh(base: str) -> str:
+                name, n = base, 1
+                while name in used:
+                    n += 1
+                    name = f"{base} {n}"
+                used.add(name)
+                return name
+
+            def rename(src: str, dst: str) -> None:
+                db.execute("UPDATE updates SET source = ? WHERE source = ?", (dst, src))
+                db.execute("UPDATE source_state SET source = ? WHERE source = ?", (dst, src))
+
+            parked = {new: fresh(f"{new} (earlier)") for new in moves.values()
+                      if new not in moves and holds(new)}
+            for name, aside in parked.items():
+                rename(name, aside)
+            # in two steps, through names nothing else has, so that names may swap
+            via = {old: fresh(f"\x00{old}") for old in moves}
+            for old in moves:
+                rename(old, via[old])
+            for old, new in moves.items():
+                rename(via[old], new)
+            stale = [name for name in known if name not in sources and name not in moves
+                     and name not in parked and not holds(name)]
+            db.executemany("DELETE FROM source_ids WHERE source = ?",
+                           [(name,) for name in (*moves, *parked, *sources, *stale)])
             db.executemany("INSERT INTO source_ids (source, identity) VALUES (?, ?)",
-                           sources.items())
+                           [*sources.items(),
+                            *((aside, known[name]) for name, aside in parked.items()
+                              if name in known)])
         return sorted(moves.items())
 
     def set_muted(self, source: str, muted: bool) -> None:

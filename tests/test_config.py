@@ -88,6 +88,8 @@ def test_bad_durations(value: object) -> None:
      5, "duplicate source"),
     ('[[source]]\nname = "a"\nurl = "https://a.example/1"\n[[source]]\nname = "a"\n'
      'url = "https://a.example/2"\n', 5, "duplicate source name 'a'"),
+    ('[[source]]\nname = "Wire\\u0000x"\nurl = "https://a.example/"\n', 2, "control characters"),
+    ('[[source]]\nname = "\\u001b[31mRed"\nurl = "https://a.example/"\n', 2, "control characters"),
     ('[[source]]\ntelegram = "no spaces allowed"\n', 2, "telegram"),
     ('[[source]]\nurl = "https://a.example/"\ntelegram = "chan"\n', 1, "exactly one of"),
     ('[[source]]\nurl = "https://a.example/"\ninterval = "fast"\n', 3, "interval"),

@@ -614,6 +614,10 @@ def test_format_views(views: int, shown: str) -> None:
         ("Update: talks resume", "Talks resume"),
         ("UPD: talks resume", "Talks resume"),
         ("Update: iPhone sales halted", "iPhone sales halted"),
+        ("BREAKING: https://example.com/live", "https://example.com/live"),
+        ("Update: bbc.com says talks resume", "bbc.com says talks resume"),
+        ("More: @wire reports a blast", "@wire reports a blast"),
+        ("More: ǆamija reopens", "ǅamija reopens"),
         ("Дополнение: обмен телами 6000 на 6000", "Обмен телами 6000 на 6000"),
         ("Подробнее: итоги встречи", "Итоги встречи"),
         # Words that merely start a sentence stay.

@@ -761,3 +761,26 @@ async def test_every_footer_key_fits_an_80_column_terminal(store: Store) -> None
         assert "Close" in await shown()
         await pilot.press("escape", "s")
         assert {"Mute", "Poll"} <= set(await shown())
+
+
+async def test_live_dashboard_shows_history_while_another_process_holds_the_write_lock(
+        tmp_path: Path) -> None:
+    """Startup writes only to follow renamed sources; a write lock held elsewhere (cron's
+    `once` storing a big batch) past the busy timeout must not keep history off screen."""
+    import sqlite3
+
+    db = tmp_path / "fw.db"
+    with Store(db) as first:
+        first.ingest("Bosphorus Wire", [Entry("a", "Talks resume", "In Istanbul",
+                                              published=datetime.now(UTC))], datetime.now(UTC))
+    other = sqlite3.connect(db, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    store = Store(db, timeout=0.2)
+    try:
+        app = FeedwatchApp(demo_topic(alert=""), store, live=True)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await wait_for(lambda: len(app.stream.rows) == 1, pilot, what="history")
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+        store.close()

@@ -131,7 +131,7 @@ def _strip_decor(line: str) -> str:
 def _strip_markers(line: str) -> str:
     """Drop leading "BREAKING:"-style markers (and the emoji around them) from one line; what
     they opened starts a headline, so a lower-case first word gets its capital ("Update:
-    talks resume" → "Talks resume"; "iPhone", "eBay" stay as written)."""
+    talks resume" → "Talks resume"; "iPhone", "eBay", "bbc.com" stay as written)."""
     stripped = False
     for _ in range(4):
         line = _strip_decor(line)
@@ -153,8 +153,8 @@ def _strip_markers(line: str) -> str:
     line = line.strip()
     if stripped and line[:1].islower():
         first = line.split(maxsplit=1)[0]
-        if first.islower():
-            line = line[0].upper() + line[1:]
+        if first.islower() and not any(c in first for c in "/.@#:"):  # (links, domains …)
+            line = line[0].title() + line[1:]
     return line
 
 

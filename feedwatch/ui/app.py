@@ -10,6 +10,7 @@ hold the GIL and every keypress would queue behind it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import heapq
 import itertools
@@ -253,7 +254,8 @@ class FeedwatchApp(App[int]):
         engine, store = self.engine, self.store
         try:
             if self.live:  # (before anything is read: rows then show sources' new names)
-                await engine.db(engine.follow_renames)
+                with contextlib.suppress(StoreError):  # (locked: the engine tries again)
+                    await engine.db(engine.follow_renames)
             self._states = await engine.db(store.states)
             self._muted = await engine.db(store.muted_sources)
             self._show_states()
@@ -725,7 +727,12 @@ class FeedwatchApp(App[int]):
         """(Database thread.) What the index can tell a re-filter, in one call while the loop
         waits (so no GIL is fought over): the exact answers for the view queries; the FTS5
         pre-selection when the query has none; and the stories another report than the
-        headline shows (the matcher judges the reports the index cannot)."""
+        headline shows (the matcher judges the reports the index cannot). All from one
+        state of the database, though another process may index meanwhile."""
+        with self.store.snapshot():
+            return self._read_index(query, muted)
+
+    def _read_index(self, query: Query | None, muted: frozenset[str]) -> _IndexReply:
         store, topic = self.store, self.engine.filter
         answers = topic.answers(store.fts_exact, store.not_plain)
         if (query is None or query.is_empty) and not topic.per_source:
