@@ -163,7 +163,7 @@ def cmd_once(args: argparse.Namespace) -> int:
 
     topic = load(args)
     store = open_store(db_path(args, topic))
-    sink = Sink(sys.stdout, args.format)
+    sink = Sink(sys.stdout, args.format, live=False)
 
     async def main() -> list[Any]:
         async with Engine(topic, store) as engine:
@@ -175,6 +175,7 @@ def cmd_once(args: argparse.Namespace) -> int:
                     continue
                 if engine.filter.show(event.update):
                     sink.write(event)
+            sink.flush()
             return results
 
     try:
@@ -355,9 +356,10 @@ def cmd_search(args: argparse.Namespace) -> int:
     matches.sort(key=lambda u: (u.published, u.id))
     if args.limit:
         matches = matches[-args.limit:]
-    sink = Sink(sys.stdout, args.format)
+    sink = Sink(sys.stdout, args.format, live=False)
     for update in matches:
         sink.write(UpdateEvent(EventKind.NEW, update), query.highlights(update))
+    sink.flush()
     if not matches:
         err(f"nothing stored matches {args.query!r}")
     return EXIT_OK if matches else EXIT_FAILED

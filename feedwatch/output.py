@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import IO, Any
 
 from .model import EventKind, Update, UpdateEvent
 from .textutil import one_line, truncate
 
 
+@lru_cache(maxsize=1024)  # (a poll's updates share their first-seen time, many their date)
 def iso(dt: datetime) -> str:
     return dt.isoformat(timespec="seconds")
 
@@ -45,21 +47,30 @@ def update_record(update: Update, kind: EventKind = EventKind.NEW,
     return record
 
 
-class Sink:
-    """Writes events to a stream, one line each, flushing so pipes see them at once."""
+# (one encoder: json.dumps with an option builds a new one for every line)
+_encode = json.JSONEncoder(ensure_ascii=False).encode
 
-    def __init__(self, stream: IO[str], fmt: str = "jsonl") -> None:
+
+class Sink:
+    """Writes events to a stream, one line each. A live sink (``tail``) flushes every line
+    so that pipes see it at once; a batch (``once``, ``search``) is flushed at its end."""
+
+    def __init__(self, stream: IO[str], fmt: str = "jsonl", *, live: bool = True) -> None:
         self.stream = stream
         self.fmt = fmt
+        self.live = live
 
     def write(self, event: UpdateEvent,
               highlights: Sequence[tuple[str, int, int]] = ()) -> None:
         if self.fmt == "jsonl":
-            line = json.dumps(update_record(event.update, event.kind, highlights),
-                              ensure_ascii=False)
+            line = _encode(update_record(event.update, event.kind, highlights))
         else:
             line = format_text(event)
         self.stream.write(line + "\n")
+        if self.live:
+            self.stream.flush()
+
+    def flush(self) -> None:
         self.stream.flush()
 
 
