@@ -159,7 +159,7 @@ def _print_source_errors(results: list[Any]) -> None:
 
 def cmd_once(args: argparse.Namespace) -> int:
     from .engine import Engine
-    from .output import Sink
+    from .output import Sink, collapsed, story_order
 
     topic = load(args)
     store = open_store(db_path(args, topic))
@@ -168,11 +168,8 @@ def cmd_once(args: argparse.Namespace) -> int:
     async def main() -> list[Any]:
         async with Engine(topic, store) as engine:
             results = await engine.poll_all()
-            events = [e for r in results for e in r.events]
-            events.sort(key=lambda e: (e.update.published, e.update.id))
-            for event in events:
-                if args.collapse and event.kind is EventKind.JOINED:
-                    continue
+            events = story_order(e for r in results for e in r.events)
+            for event in collapsed(events) if args.collapse else events:
                 if engine.filter.show(event.update):
                     sink.write(event)
             sink.flush()
@@ -209,6 +206,7 @@ def _run_tail(topic: Topic, store: Store, sink: Any, *, collapse: bool = False,
     """Poll forever; print from the store past a delivery cursor kept in the database, so a
     restart first prints whatever was stored but not yet printed (at-least-once)."""
     from .engine import Engine
+    from .output import collapsed, story_order
 
     async def main() -> None:
         engine = Engine(topic, store)
@@ -237,13 +235,11 @@ def _run_tail(topic: Topic, store: Store, sink: Any, *, collapse: bool = False,
                 batch: list[Update] = await engine.db(store.updates_after, cursor, 500)
                 if not batch:
                     return cursor
-                batch.sort(key=lambda u: (u.published, u.id))
-                for update in batch:
-                    kind = EventKind.NEW if update.is_headline else EventKind.JOINED
-                    if collapse and kind is EventKind.JOINED:
-                        continue
-                    if engine.filter.show(update):
-                        sink.write(UpdateEvent(kind, update))
+                events = story_order(UpdateEvent(
+                    EventKind.NEW if u.is_headline else EventKind.JOINED, u) for u in batch)
+                for event in collapsed(events) if collapse else events:
+                    if engine.filter.show(event.update):
+                        sink.write(event)
                 cursor = max(u.id for u in batch)
                 await engine.db(store.set_cursor, TAIL_CURSOR, cursor)
 
@@ -358,7 +354,8 @@ def cmd_search(args: argparse.Namespace) -> int:
         matches = matches[-args.limit:]
     sink = Sink(sys.stdout, args.format, live=False)
     for update in matches:
-        sink.write(UpdateEvent(EventKind.NEW, update), query.highlights(update))
+        kind = EventKind.NEW if update.is_headline else EventKind.JOINED  # (as once said)
+        sink.write(UpdateEvent(kind, update), query.highlights(update))
     sink.flush()
     if not matches:
         err(f"nothing stored matches {args.query!r}")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from functools import lru_cache
 from typing import IO, Any
@@ -72,6 +73,37 @@ class Sink:
 
     def flush(self) -> None:
         self.stream.flush()
+
+
+def story_order(events: Iterable[UpdateEvent]) -> list[UpdateEvent]:
+    """Events in published-time order, except that a story's first report (its headline)
+    comes before the reports that joined it in the same batch: a report published earlier
+    but stored later (a slower source) would otherwise name a story not printed yet."""
+    ordered = sorted(events, key=lambda e: (e.update.published, e.update.id))
+    heads = {e.update.id for e in ordered if e.update.is_headline}
+    out: list[UpdateEvent] = []
+    held: dict[int, list[UpdateEvent]] = {}
+    for event in ordered:
+        update = event.update
+        if not update.is_headline and update.cluster in heads:
+            held.setdefault(update.cluster, []).append(event)
+            continue
+        out.append(event)
+        if update.is_headline:
+            heads.discard(update.id)
+            out += held.pop(update.id, [])
+    return out
+
+
+def collapsed(events: Sequence[UpdateEvent]) -> list[UpdateEvent]:
+    """One line per story: reports that joined a story are left out, and the story's line
+    counts the sources the batch shows for it (not the count when its headline came)."""
+    counts: dict[int, int] = {}
+    for event in events:
+        update = event.update
+        counts[update.cluster] = max(counts.get(update.cluster, 0), update.sources_in_cluster)
+    return [replace(e, update=replace(e.update, sources_in_cluster=counts[e.update.cluster]))
+            for e in events if e.kind is not EventKind.JOINED]
 
 
 def format_text(event: UpdateEvent) -> str:

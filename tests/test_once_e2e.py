@@ -138,6 +138,29 @@ def test_renaming_a_source_in_the_topic_file_keeps_its_history(
         assert set(store.states()) == {"Wire World", "localhost", "Quay"}
 
 
+def test_a_story_is_printed_before_the_reports_that_join_it(
+        tmp_path: Path, site: Site, run_cli: Callable[..., Any]) -> None:
+    """The same story from three sources: whichever was stored first is the story's line, and
+    it comes first although another source dated its report earlier; --collapse prints one
+    line for it, counting every source. `search` calls the others joined too."""
+    story = "Prisoner exchange agreed: 1,000 for 1,000, the talks in Istanbul ended"
+    site.put("/wire.xml", rss(("w1", story, "Mon, 02 Jun 2025 12:52:00 +0000")))
+    site.put("/ledger.atom", rss(("l1", story, "Mon, 02 Jun 2025 12:50:00 +0000")))
+    site.put("/quay.json", rss(("q1", story, "Mon, 02 Jun 2025 12:51:00 +0000")))
+    cfg = config(tmp_path, site)
+    first = run_cli("once", "-c", str(cfg), "--db", str(tmp_path / "a.db"))
+    records = lines(first.stdout)
+    assert [r["kind"] for r in records] == ["new", "joined", "joined"], records
+    assert {r["cluster"] for r in records} == {records[0]["id"]}
+    assert [r["published"] for r in records[1:]] == sorted(r["published"] for r in records[1:])
+    again = run_cli("once", "-c", str(cfg), "--db", str(tmp_path / "b.db"), "--collapse")
+    (line,) = lines(again.stdout)
+    assert line["kind"] == "new" and line["sources_in_cluster"] == 3
+    found = lines(run_cli("search", "-c", str(cfg), "--db", str(tmp_path / "a.db"),
+                          "prisoner").stdout)
+    assert sorted(r["kind"] for r in found) == ["joined", "joined", "new"]
+
+
 def test_one_broken_source_does_not_stop_the_others(tmp_path: Path, site: Site,
                                                     run_cli: Callable[..., Any]) -> None:
     site.put("/wire.xml", rss(("w1", "Talks delayed", "Mon, 02 Jun 2025 10:02:00 +0000")))
