@@ -756,11 +756,17 @@ async def test_every_footer_key_fits_an_80_column_terminal(store: Store) -> None
                 assert key.region.right <= 80, f"{key.description!r} is cut"
             return [key.description for key in keys]
 
-        assert {"Details", "Quit", "Help", "Filter", "Open", "Mute"} <= set(await shown())
+        assert {"Story", "Quit", "Help", "Filter", "Find", "Open", "Mute"} <= set(await shown())
         await pilot.press("enter")
         assert "Close" in await shown()
         await pilot.press("escape", "s")
         assert {"Mute", "Poll"} <= set(await shown())
+        await pilot.press("ctrl+f")  # the search tab, its box focused
+        assert "Back" in await shown()
+        await pilot.press("escape")  # its results
+        assert "Quit" in await shown()
+        await pilot.press("escape", "slash")  # the filter bar
+        assert "Back" in await shown()
 
 
 async def test_live_dashboard_shows_history_while_another_process_holds_the_write_lock(

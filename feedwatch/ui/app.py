@@ -146,7 +146,7 @@ class FeedwatchApp(App[int]):
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Help"),
         Binding("slash", "filter", "Filter"),
-        Binding("ctrl+f", "search", "Search"),
+        Binding("ctrl+f", "search", "Find"),  # (in the history; short: the footer fits)
         Binding("p", "toggle_pause", "Pause"),
         Binding("p", "resume", "Resume"),
         # (r and a are left out of the footer, and listed by ?, so that the footer's keys

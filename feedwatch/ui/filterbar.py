@@ -23,7 +23,7 @@ class QueryBar(Vertical):
     """A one-line query input with a prompt, a status on the right and an error line."""
 
     BINDINGS: list[BindingType] = [  # noqa: RUF012 - Textual's idiom
-        Binding("escape", "done", "Back to stream"),
+        Binding("escape", "done", "Back"),  # (to the stream; short: the footer fits)
     ]
 
     class Changed(Message):
@@ -126,5 +126,5 @@ class SearchBar(QueryBar):
     """The history search box: esc leaves it for its results, not for the stream."""
 
     BINDINGS: list[BindingType] = [  # noqa: RUF012 - Textual's idiom
-        Binding("escape", "done", "Back to results"),
+        Binding("escape", "done", "Back"),  # (to the results; short: the footer fits)
     ]

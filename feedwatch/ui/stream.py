@@ -63,7 +63,7 @@ class StreamView(ScrollView, can_focus=True):
         Binding("G,end", "last", "Oldest", show=False),
         Binding("pagedown,space", "page_down", "Page down", show=False),
         Binding("pageup,b", "page_up", "Page up", show=False),
-        Binding("enter", "select", "Details"),
+        Binding("enter", "select", "Story"),  # (its details; short: the footer fits)
     ]
 
     COMPONENT_CLASSES = {  # noqa: RUF012
