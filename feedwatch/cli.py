@@ -318,7 +318,10 @@ def cmd_sources(args: argparse.Namespace) -> int:
     width = max((len(r["name"]) for r in rows), default=4)
     for r in rows:
         last_ok = (r["last_ok"] or "never")[:19].replace("T", " ")
-        line = f"{r['name']:<{width}}  {r['status']:<9} {r['items']:>6} items  last ok {last_ok}"
+        items = f"{r['items']:>6} item{'' if r['items'] == 1 else 's'}"
+        line = f"{r['name']:<{width}}  {r['status']:<9} {items:<12} last ok {last_ok}"
+        if r["next_poll"]:
+            line += f"  next {r['next_poll'][:19].replace('T', ' ')}"
         print(line)
         if r["last_error"]:
             print(f"{'':<{width}}  └ {r['last_error']}")

@@ -234,10 +234,15 @@ class _Collector:
     def __init__(self, where: str, lines: _Lines) -> None:
         self.where = where
         self.lines = lines
-        self.problems: list[str] = []
+        self._found: list[tuple[int, str]] = []
 
     def add(self, line: int, message: str) -> None:
-        self.problems.append(f"{self.where}:{line}: {message}")
+        self._found.append((line, f"{self.where}:{line}: {message}"))
+
+    @property
+    def problems(self) -> list[str]:
+        """In the file's order (they are found table by table)."""
+        return [text for _, text in sorted(self._found, key=lambda found: found[0])]
 
     def unknown_keys(self, table: dict[str, Any], allowed: set[str], name: str,
                      index: int | None = None) -> None:

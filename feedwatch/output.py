@@ -114,7 +114,8 @@ def format_text(event: UpdateEvent) -> str:
     if event.kind is EventKind.JOINED:
         marks.append(f"(joins #{u.cluster}, {u.sources_in_cluster} sources)")
     elif u.sources_in_cluster > 1:
-        marks.append(f"(+{u.sources_in_cluster - 1} sources)")
+        more = u.sources_in_cluster - 1
+        marks.append(f"(+{more} source{'' if more == 1 else 's'})")
     if event.kind is EventKind.EDITED:
         marks.append("(edited)")
     tail = f"  {u.url}" if u.url else ""

@@ -112,6 +112,10 @@ def test_every_problem_is_reported_at_once() -> None:
     with pytest.raises(ConfigError) as info:
         parse_topic(text, where="t.toml")
     assert [p.split(":")[1] for p in info.value.problems] == ["2", "4", "7"]
+    # in the file's order, though [topic] is read before the sources above it
+    with pytest.raises(ConfigError) as info:
+        parse_topic('[[source]]\nurl = "nope"\n\n[topic]\nbogus = 1\n', where="t.toml")
+    assert [p.split(":")[1] for p in info.value.problems] == ["2", "5"]
 
 
 def test_missing_file(tmp_path: Path) -> None:
