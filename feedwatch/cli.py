@@ -219,9 +219,10 @@ def _run_tail(topic: Topic, store: Store, sink: Any, *, collapse: bool = False,
             wake.set()
 
         def on_state(state: SourceState) -> None:
-            if state.last_error and last_errors.get(state.source) != state.last_error:
-                err(f"{state.source}: {state.last_error}")
-            last_errors[state.source] = state.last_error
+            said = state.last_error or (f"warning: {state.warning}" if state.warning else None)
+            if said and last_errors.get(state.source) != said:
+                err(f"{state.source}: {said}")
+            last_errors[state.source] = said
 
         engine.subscribe(on_event)
         engine.subscribe_states(on_state)
@@ -308,7 +309,7 @@ def cmd_sources(args: argparse.Namespace) -> int:
             "items": state.items, "failures": state.failures,
             "last_ok": state.last_ok.isoformat(timespec="seconds") if state.last_ok else None,
             "next_poll": state.next_due.isoformat(timespec="seconds") if state.next_due else None,
-            "last_error": state.last_error,
+            "last_error": state.last_error, "warning": state.warning,
         })
     if args.format == "jsonl":
         for row in rows:
@@ -325,6 +326,8 @@ def cmd_sources(args: argparse.Namespace) -> int:
         print(line)
         if r["last_error"]:
             print(f"{'':<{width}}  └ {r['last_error']}")
+        elif r["warning"]:
+            print(f"{'':<{width}}  └ warning: {r['warning']}")
     return EXIT_OK
 
 

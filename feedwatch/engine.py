@@ -356,6 +356,8 @@ class Engine:
                 cursor=fetched.cursor or state.cursor,
                 items=state.items + sum(1 for e in events if e.kind is not EventKind.EDITED),
                 retry_until=None,
+                # (a 304 is the same body: what it had to work around still holds)
+                warning=state.warning if fetched.not_modified else fetched.warning,
             )
             if fetched.warning:
                 log.warning("%s: %s", spec.name, fetched.warning)

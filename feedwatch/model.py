@@ -123,6 +123,9 @@ class SourceState:
     items: int = 0
     # The server asked us to wait (429/503 with Retry-After) until then; `once` honours it too.
     retry_until: datetime | None = None
+    # What the last read of the source had to work around (not well-formed XML, a wrong
+    # charset …): its items came through, so the source is ok, but its owner should know.
+    warning: str | None = None
 
     @property
     def health(self) -> Health:

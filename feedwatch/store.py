@@ -178,6 +178,8 @@ _MIGRATIONS: list[str] = [
     # 5: which feed or channel each source name stood for, so that a source renamed in the
     # topic file (or an unnamed one whose default name changed) keeps its history
     "CREATE TABLE source_ids (source TEXT PRIMARY KEY, identity TEXT NOT NULL);",
+    # 6: what the last read of a source worked around (SourceState.warning)
+    "ALTER TABLE source_state ADD COLUMN warning TEXT;",
 ]
 # Updates not in the full-text index yet (see migration 4): every FTS5 answer is completed
 # with them, and the matcher judges them.
@@ -781,14 +783,14 @@ class Store:
     # --- source state ------------------------------------------------------------------
 
     _STATE_COLS = ("source, etag, last_modified, body_hash, last_ok, last_attempt, last_error,"
-                   " failures, next_due, disabled_reason, cursor, retry_until")
+                   " failures, next_due, disabled_reason, cursor, retry_until, warning")
 
     def _state_from_row(self, row: Sequence[Any], items: int) -> SourceState:
         return SourceState(
             source=row[0], etag=row[1], last_modified=row[2], body_hash=row[3],
             last_ok=_dt(row[4]), last_attempt=_dt(row[5]), last_error=row[6], failures=row[7],
             next_due=_dt(row[8]), disabled_reason=row[9], cursor=row[10], items=items,
-            retry_until=_dt(row[11]),
+            retry_until=_dt(row[11]), warning=row[12],
         )
 
     def state(self, source: str) -> SourceState:
@@ -814,12 +816,12 @@ class Store:
         with self._tx() as db:
             db.executemany(
                 f"INSERT OR REPLACE INTO source_state ({self._STATE_COLS}, muted) VALUES"
-                " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+                " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
                 " COALESCE((SELECT muted FROM source_state WHERE source = ?), 0))",
                 [(state.source, state.etag, state.last_modified, state.body_hash,
                   _ts(state.last_ok), _ts(state.last_attempt), state.last_error, state.failures,
                   _ts(state.next_due), state.disabled_reason, state.cursor,
-                  _ts(state.retry_until), state.source) for state in states])
+                  _ts(state.retry_until), state.warning, state.source) for state in states])
 
     def follow_renames(self, sources: dict[str, str]) -> list[tuple[str, str]]:
         """Give each configured source (name → identity: its feed URL or channel) the

@@ -161,6 +161,33 @@ def test_a_story_is_printed_before_the_reports_that_join_it(
     assert sorted(r["kind"] for r in found) == ["joined", "joined", "new"]
 
 
+def test_what_a_read_worked_around_stays_on_the_source_until_fixed(
+        tmp_path: Path, site: Site, run_cli: Callable[..., Any]) -> None:
+    """A feed read leniently (not well-formed XML) is ok, with a warning on the source for
+    `sources` and the dashboard, kept across 304s, gone once the feed is fixed."""
+    site.put("/wire.xml", rss(("w1", "Talks & more talks", "Mon, 02 Jun 2025 10:02:00 +0000")))
+    site.put("/ledger.atom", (DATA / "feeds" / "atom_relative.xml").read_bytes())
+    site.put("/quay.json", (DATA / "feeds" / "jsonfeed.json").read_bytes())
+    cfg, db = config(tmp_path, site), tmp_path / "fw.db"
+
+    def wire() -> dict[str, Any]:
+        listing = run_cli("sources", "-c", str(cfg), "--db", str(db), "--format", "jsonl")
+        return next(r for r in lines(listing.stdout) if r["name"] == "Wire")
+
+    first = run_cli("once", "-c", str(cfg), "--db", str(db))
+    assert "Wire: warning: " in first.stderr
+    row = wire()
+    assert row["status"] == "ok" and row["last_error"] is None
+    assert "not well-formed" in row["warning"]
+    run_cli("once", "-c", str(cfg), "--db", str(db))
+    assert site.statuses("/wire.xml") == [200, 304] and wire()["warning"] == row["warning"]
+    text = run_cli("sources", "-c", str(cfg), "--db", str(db)).stdout
+    assert "└ warning: " in text
+    site.put("/wire.xml", rss(("w1", "Talks and more talks", "Mon, 02 Jun 2025 10:02:00 +0000")))
+    run_cli("once", "-c", str(cfg), "--db", str(db))
+    assert wire()["warning"] is None
+
+
 def test_one_broken_source_does_not_stop_the_others(tmp_path: Path, site: Site,
                                                     run_cli: Callable[..., Any]) -> None:
     site.put("/wire.xml", rss(("w1", "Talks delayed", "Mon, 02 Jun 2025 10:02:00 +0000")))

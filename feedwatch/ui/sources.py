@@ -31,7 +31,7 @@ class SourcesPanel(DataTable[Text]):
 
     COMPONENT_CLASSES = {  # noqa: RUF012
         "sources--ok", "sources--failing", "sources--disabled", "sources--waiting",
-        "sources--muted", "sources--dim",
+        "sources--muted", "sources--dim", "sources--warning",
     }
 
     class MuteToggled(Message):
@@ -95,6 +95,7 @@ class SourcesPanel(DataTable[Text]):
             if nxt.endswith("ago") or nxt == "now":
                 nxt = "due now"
         error = state.disabled_reason or state.last_error or ""
+        warning = "" if error or not state.warning else f"warning: {state.warning}"
         return [
             Text(dot, self._s(style)),
             Text(flatten(name).text, self._s("sources--muted") if muted else Style()),
@@ -102,7 +103,8 @@ class SourcesPanel(DataTable[Text]):
             Text(last_ok, self._s("sources--dim")),
             Text(nxt),
             Text(f"{state.items:,}", justify="right"),
-            Text(flatten(error).text[:200], self._s("sources--failing") if error else Style()),
+            Text(flatten(error).text[:200], self._s("sources--failing")) if error else
+            Text(flatten(warning).text[:200], self._s("sources--warning")),
         ]
 
     def update_states(self, states: dict[str, SourceState], muted: set[str],
