@@ -790,3 +790,29 @@ async def test_live_dashboard_shows_history_while_another_process_holds_the_writ
         other.execute("ROLLBACK")
         other.close()
         store.close()
+
+
+async def test_the_row_under_the_cursor_stays_while_help_is_open(site: Site,
+                                                                 store: Store) -> None:
+    """A reader on the newest row opens help; stories arriving meanwhile must not slide
+    under the cursor (`o` after closing would open a story never seen): they are counted."""
+    now = datetime.now(UTC)
+    store.ingest("wire", [Entry("old", "Archive story about the port", "body",
+                                url="https://news.example/old",
+                                published=now - timedelta(hours=2))], now)
+    site.put("/wire.xml", rss())
+    app = FeedwatchApp(topic_for(site, "wire"), store)
+    async with app.run_test(size=(120, 30)) as pilot:
+        view = app.stream
+        await wait_for(lambda: len(view.rows) == 1, pilot, what="history")
+        reading = view.current
+        await pilot.press("question_mark")
+        site.put("/wire.xml", rss(item("vaccine", 1)))
+        await poll_until(app, pilot, lambda: len(view.rows) == 2, what="new arrival")
+        await pilot.press("escape")
+        await pilot.pause()
+        assert view.current is reading
+        assert "▲ 1 new" in str(app.query_one("#new-above").render())
+        await pilot.press("g")
+        await pilot.pause()
+        assert view.current is not reading and view.cursor == 0

@@ -942,7 +942,13 @@ class FeedwatchApp(App[int]):
             self.action_toggle_pause()
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen())
+        # Away from the stream, the reader's row must not change under them (an `o` right
+        # after closing would open a story they never saw): arrivals count as "▲ N new".
+        self.stream.follow = False
+        self.push_screen(HelpScreen(), lambda _: self._follow_again())
+
+    def _follow_again(self) -> None:
+        self.stream.follow = not self._detail_open
 
     def action_filter(self) -> None:
         self.query_one(TabbedContent).active = "stream-tab"
