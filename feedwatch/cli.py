@@ -290,14 +290,24 @@ def _quiet_stdout() -> None:
 
 
 def cmd_sources(args: argparse.Namespace) -> int:
+    from .engine import source_identities
+
     topic = load(args)
     path = db_path(args, topic)
-    store = open_store(path)
-    try:
-        states = store.states()
-        muted = store.muted_sources()
-    finally:
-        store.close()
+    states: dict[str, SourceState] = {}
+    muted: set[str] = set()
+    if path.exists():  # (nothing polled yet: no database made just to say so)
+        store = open_store(path)
+        try:
+            # (renamed since the last poll; a read-only or locked database is still listed)
+            with contextlib.suppress(StoreError):
+                store.follow_renames(source_identities(topic))
+            states = store.states()
+            muted = store.muted_sources()
+        except StoreError as exc:
+            raise CliError(str(exc), EXIT_DB) from None
+        finally:
+            store.close()
     rows = []
     for spec in topic.sources:
         state = states.get(spec.name, SourceState(spec.name))

@@ -195,9 +195,7 @@ class Engine:
         channel): its updates are not new again, and its validators stay valid."""
         if self._renames_followed:
             return
-        identities = {s.name: f"tg:{s.channel.lower()}" if s.channel else s.url
-                      for s in self.topic.sources}
-        for old, new in self.store.follow_renames(identities):
+        for old, new in self.store.follow_renames(source_identities(self.topic)):
             log.info("source %r is now named %r: its history moved with it", old, new)
         self._renames_followed = True
 
@@ -614,6 +612,11 @@ class Engine:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
+
+
+def source_identities(topic: Topic) -> dict[str, str]:
+    """Each source's name → what it reads (feed URL, or "tg:" + channel), for renames."""
+    return {s.name: f"tg:{s.channel.lower()}" if s.channel else s.url for s in topic.sources}
 
 
 def _parse_with_features(body: bytes, horizon: float, **kwargs: Any

@@ -123,10 +123,15 @@ def test_renaming_a_source_in_the_topic_file_keeps_its_history(
     site.put("/ledger.atom", (DATA / "feeds" / "atom_relative.xml").read_bytes())
     site.put("/quay.json", (DATA / "feeds" / "jsonfeed.json").read_bytes())
     cfg, db = config(tmp_path, site), tmp_path / "fw.db"
+    never = run_cli("sources", "-c", str(cfg), "--db", str(db))
+    assert never.returncode == 0 and "never" in never.stdout
+    assert not db.exists()  # nothing polled yet: no database made just to list sources
     assert run_cli("once", "-c", str(cfg), "--db", str(db)).returncode == 0
     text = cfg.read_text(encoding="utf-8")
     cfg.write_text(text.replace('name = "Wire"', 'name = "Wire World"')
                    .replace('name = "Ledger"\n', ""), encoding="utf-8")  # unnamed: the host
+    listing = run_cli("sources", "-c", str(cfg), "--db", str(db), "--format", "jsonl")
+    assert {r["name"]: r["items"] for r in lines(listing.stdout)}["Wire World"] == 1
     site.put("/wire.xml", rss(("w1", "Talks delayed", "Mon, 02 Jun 2025 10:02:00 +0000"),
                               ("w2", "Talks begin", "Mon, 02 Jun 2025 11:19:00 +0000")))
     again = run_cli("once", "-c", str(cfg), "--db", str(db))
