@@ -187,7 +187,7 @@ class DemoServer:
 
     def topic_toml(self, *, interval: str = "5s", db_hint: str = "") -> str:
         """A topic file for this server: every demo feed and channel."""
-        lines = ['[topic]', 'name = "Istanbul talks (demo replay)"',
+        lines = ['[topic]', 'name = "Istanbul talks"',
                  'query = ""', f'interval = "{interval}"',
                  'alert = "bodies OR тела* OR breakthrough*"', "",
                  "[telegram]", f'base_url = "{self.base_url}"', ""]
