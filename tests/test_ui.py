@@ -816,3 +816,22 @@ async def test_the_row_under_the_cursor_stays_while_help_is_open(site: Site,
         await pilot.press("g")
         await pilot.pause()
         assert view.current is not reading and view.cursor == 0
+
+
+async def test_sources_tab_shows_the_selected_sources_whole_error_at_80_columns(
+        site: Site, store: Store) -> None:
+    """The table's error column is cut on a narrow terminal; the line under the table says
+    the selected source's whole error (or warning)."""
+    site.put("/good.xml", rss(item("vaccine", 1)))  # (/bad.xml is not served: HTTP 404)
+    app = FeedwatchApp(topic_for(site, "good", "bad"), store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await poll_until(app, pilot, lambda: bool(
+            app._states.get("bad") and app._states["bad"].last_error), what="the 404")
+        await pilot.press("s")
+        await pilot.pause()
+        assert str(app.source_note.render()) == ""  # "good" is selected: nothing to say
+        await pilot.press("j")
+        await pilot.pause()
+        note = str(app.source_note.render())
+        assert note.startswith("bad: ") and "404" in note
+        assert app.source_note.region.width <= 80 and app.source_note.region.height >= 1

@@ -30,7 +30,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Label, TabbedContent, TabPane
+from textual.widgets import DataTable, Footer, Label, Static, TabbedContent, TabPane
 from textual.worker import WorkerCancelled, WorkerFailed, get_current_worker
 
 from ..config import Topic
@@ -210,6 +210,7 @@ class FeedwatchApp(App[int]):
                                   today=self.today, sources=names, empty=SEARCH_PROMPT,
                                   id="results")
         self.sources_panel = SourcesPanel(self.topic.sources, tz=self.tz, id="sources")
+        self.source_note = Static("", id="source-note")
         self.detail = DetailPane(tz=self.tz, today=self.today, highlighter=self._highlights,
                                  id="detail")
         self.count_label = Label("loading history…", id="stream-count")
@@ -230,6 +231,7 @@ class FeedwatchApp(App[int]):
                     yield self.results
                 with TabPane("Sources", id="sources-tab"):
                     yield self.sources_panel
+                    yield self.source_note
             yield self.detail
         yield Footer()
 
@@ -520,6 +522,11 @@ class FeedwatchApp(App[int]):
                 failing += 1
         self.header.set_health(ok, failing, waiting)
         self.sources_panel.update_states(self._states, self._muted, self.clock(), self.paused)
+        self.source_note.update(self.sources_panel.note())
+
+    @on(DataTable.RowHighlighted, "#sources")
+    def _source_highlighted(self) -> None:
+        self.source_note.update(self.sources_panel.note())
 
     def _update_counts(self) -> None:
         """Ask for the status line to be recounted, at most a few times a second."""

@@ -122,6 +122,21 @@ class SourcesPanel(DataTable[Text]):
             for (key, _), cell in zip(COLUMNS, self._cells(name, now), strict=True):
                 self.update_cell(name, key, cell, update_width=True)
 
+    def note(self) -> Text:
+        """The selected source's whole error or warning: its column is cut on a narrow
+        terminal, and a long message is cut at 200 characters in the table."""
+        name = self.selected_source
+        state = self.states.get(name) if name is not None else None
+        if name is None or state is None:
+            return Text("")
+        error = state.disabled_reason or state.last_error
+        message, style = (error, "sources--failing") if error else \
+            (f"warning: {state.warning}" if state.warning else "", "sources--warning")
+        if not message:
+            return Text("")
+        return Text.assemble((f"{flatten(name).text}: ", Style(bold=True)),
+                             (flatten(message).text, self._s(style)))
+
     @property
     def selected_source(self) -> str | None:
         if not self.row_count:
