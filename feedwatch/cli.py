@@ -206,7 +206,7 @@ def _run_tail(topic: Topic, store: Store, sink: Any, *, collapse: bool = False,
     """Poll forever; print from the store past a delivery cursor kept in the database, so a
     restart first prints whatever was stored but not yet printed (at-least-once)."""
     from .engine import Engine
-    from .output import collapsed, story_order
+    from .output import collapsed, stored_event, story_order
 
     async def main() -> None:
         engine = Engine(topic, store)
@@ -236,8 +236,7 @@ def _run_tail(topic: Topic, store: Store, sink: Any, *, collapse: bool = False,
                 batch: list[Update] = await engine.db(store.updates_after, cursor, 500)
                 if not batch:
                     return cursor
-                events = story_order(UpdateEvent(
-                    EventKind.NEW if u.is_headline else EventKind.JOINED, u) for u in batch)
+                events = story_order(map(stored_event, batch))
                 for event in collapsed(events) if collapse else events:
                     if engine.filter.show(event.update):
                         sink.write(event)
@@ -351,7 +350,7 @@ def _parse_query(text: str) -> Any:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from .output import Sink
+    from .output import Sink, stored_event
 
     query = _parse_query(args.query)
     topic = load(args)
@@ -370,8 +369,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         matches = matches[-args.limit:]
     sink = Sink(sys.stdout, args.format, live=False)
     for update in matches:
-        kind = EventKind.NEW if update.is_headline else EventKind.JOINED  # (as once said)
-        sink.write(UpdateEvent(kind, update), query.highlights(update))
+        sink.write(stored_event(update), query.highlights(update))
     sink.flush()
     if not matches:
         err(f"nothing stored matches {args.query!r}")

@@ -75,6 +75,12 @@ class Sink:
         self.stream.flush()
 
 
+def stored_event(update: Update) -> UpdateEvent:
+    """An update read back from the store, as the poll that stored it announced it: a new
+    story, or a report that joined one."""
+    return UpdateEvent(EventKind.NEW if update.is_headline else EventKind.JOINED, update)
+
+
 def story_order(events: Iterable[UpdateEvent]) -> list[UpdateEvent]:
     """Events in published-time order, except that a story's first report (its headline)
     comes before the reports that joined it in the same batch: a report published earlier

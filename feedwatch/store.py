@@ -851,40 +851,51 @@ class Store:
                 for old in blocked_moves:
                     del moves[old]
                 blocked |= {old for old in blocked_moves if holds(old)}
-            used = set(sources) | set(known) | {r[0] for r in db.execute(
-                "SELECT source FROM source_state UNION SELECT DISTINCT source FROM updates")}
-
-            def fresh(base: str) -> str:
-                name, n = base, 1
-                while name in used:
-                    n += 1
-                    name = f"{base} {n}"
-                used.add(name)
-                return name
-
-            def rename(src: str, dst: str) -> None:
-                db.execute("UPDATE updates SET source = ? WHERE source = ?", (dst, src))
-                db.execute("UPDATE source_state SET source = ? WHERE source = ?", (dst, src))
-
-            parked = {new: fresh(f"{new} (earlier)") for new in moves.values()
-                      if new not in moves and holds(new)}
-            for name, aside in parked.items():
-                rename(name, aside)
-            # in two steps, through names nothing else has, so that names may swap
-            via = {old: fresh(f"\x00{old}") for old in moves}
-            for old in moves:
-                rename(old, via[old])
-            for old, new in moves.items():
-                rename(via[old], new)
-            stale = [name for name in known if name not in sources and name not in moves
-                     and name not in parked and not holds(name)]
-            db.executemany("DELETE FROM source_ids WHERE source = ?",
-                           [(name,) for name in (*moves, *parked, *sources, *stale)])
-            db.executemany("INSERT INTO source_ids (source, identity) VALUES (?, ?)",
-                           [*sources.items(),
+            parked = self._move_sources(db, moves, holds, used=set(sources) | set(known)) \
+                if moves else {}
+            # Remember what changed (a run with nothing renamed writes nothing), and forget
+            # names that are gone and hold nothing.
+            gone = [name for name in known
+                    if name not in sources and (name in moves or not holds(name))]
+            db.executemany("DELETE FROM source_ids WHERE source = ?", [(n,) for n in gone])
+            db.executemany("INSERT OR REPLACE INTO source_ids (source, identity) VALUES (?, ?)",
+                           [*((name, identity) for name, identity in sources.items()
+                              if known.get(name) != identity),
                             *((aside, known[name]) for name, aside in parked.items()
                               if name in known)])
         return sorted(moves.items())
+
+    @staticmethod
+    def _move_sources(db: sqlite3.Connection, moves: dict[str, str],
+                      holds: Callable[[str], bool], used: set[str]) -> dict[str, str]:
+        """Rename sources (old → new) in updates and states; history holding a target name
+        that is not moving away itself is set aside first. Returns {name: set-aside name}."""
+        used |= {r[0] for r in db.execute(
+            "SELECT source FROM source_state UNION SELECT DISTINCT source FROM updates")}
+
+        def fresh(base: str) -> str:
+            name, n = base, 1
+            while name in used:
+                n += 1
+                name = f"{base} {n}"
+            used.add(name)
+            return name
+
+        def rename(src: str, dst: str) -> None:
+            db.execute("UPDATE updates SET source = ? WHERE source = ?", (dst, src))
+            db.execute("UPDATE source_state SET source = ? WHERE source = ?", (dst, src))
+
+        parked = {new: fresh(f"{new} (earlier)") for new in moves.values()
+                  if new not in moves and holds(new)}
+        for name, aside in parked.items():
+            rename(name, aside)
+        # in two steps, through names nothing else has, so that names may swap
+        via = {old: fresh(f"\x00{old}") for old in moves}
+        for old in moves:
+            rename(old, via[old])
+        for old, new in moves.items():
+            rename(via[old], new)
+        return parked
 
     def set_muted(self, source: str, muted: bool) -> None:
         with self._tx() as db:
