@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+from urllib.parse import urljoin
+
 import pytest
+from feedparser.urls import _urljoin
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from feedwatch.textutil import (
+    absolute_link,
     canonical_url,
     clean_text,
     guess_lang,
     html_to_text,
     is_safe_link,
+    joins_to_itself,
+    safe_link,
     truncate,
 )
 
@@ -68,3 +76,41 @@ def test_guess_lang() -> None:
 def test_truncate_on_word_boundary() -> None:
     assert truncate("The talks in Istanbul have ended after", 20) == "The talks in…"
     assert truncate("short", 20) == "short"
+
+
+# URL-ish text made of the characters that change what urljoin and urlsplit do.
+_URL_BITS = st.lists(st.sampled_from([
+    "http://", "https://", "HTTP://", "tag:", "urn:uuid:", "mailto:", "ftp://", "data:",
+    "javascript:", "//", "///", "/", "a", "Z", "9", "-", "example.com", "x.org", ":80",
+    ":99999", ":", "?", "#", "&", ";", "=", "%20", ".", "..", "@", "[", "]", "\\", "~", "'",
+    '"', "<", "|", "`", "é", "\u202e", " ", "\t", "\n", "\x00", "\x7f",
+]), max_size=10).map("".join)
+_BASES = st.sampled_from(["http://127.0.0.1:8000/feeds/a.rss", "https://example.com/x/",
+                          "https://example.com", "", "http://[bad", "file:///tmp/x"])
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.sampled_from(["", "http://", "https://", "tag:", "urn:"]), _URL_BITS, _BASES)
+def test_urls_that_join_to_themselves_do(scheme: str, rest: str, base: str) -> None:
+    """The parse path's shortcut agrees with urljoin (stdlib and feedparser's) and with
+    joining then keeping only safe links, on every URL and base."""
+    url = scheme + rest
+    if joins_to_itself(base, url):
+        assert _urljoin(base, url) == url
+        assert urljoin(base, url) == url
+    link = url.strip()
+    try:
+        joined: str | None = urljoin(base, link) if base else link
+    except ValueError:
+        joined = None
+    assert absolute_link(base, link) == (safe_link(joined) if joined is not None else None)
+
+
+def test_plain_links_and_ids_take_the_shortcut() -> None:
+    base = "https://news.example/feed.xml"
+    for url in ["https://news.example/2026/11/29/talks?id=7&utm=x#top", "http://a.b:8080",
+                "tag:news.example,2026:item-1", "urn:uuid:4f6d1c2e-0000-4000-8000-000000000001"]:
+        assert joins_to_itself(base, url)
+    for url in ["/relative", "https://a.b/x;params", "https://a.b/x?", "HTTP://a.b/",
+                "https://a.b/ space", "https://user@a.b/", "https:///a.b"]:
+        assert not joins_to_itself(base, url)

@@ -24,6 +24,8 @@ from feedparser.html import _cp1252
 from feedparser.mixin import _FeedParserMixin
 from feedparser.urls import _urljoin, make_safe_absolute_uri
 
+from ..textutil import joins_to_itself
+
 log = logging.getLogger(__name__)
 
 ATOM = "http://www.w3.org/2005/atom"
@@ -156,6 +158,11 @@ def _text(el: ET.Element) -> str:
     return _finish(_raw(el))
 
 
+def _join(base: str, uri: str) -> str:
+    """feedparser's join of an item's link or id to the document's URL."""
+    return uri if joins_to_itself(base, uri) else _urljoin(base, uri)
+
+
 def _finish(output: str) -> str:
     # feedparser: undo UTF-8 read as ISO-8859-1, then map C1 controls to cp1252 characters
     if output.isascii():
@@ -236,14 +243,14 @@ def _rss_item(item: ET.Element, base: str) -> dict[str, Any]:
             if any(_attr(child, a) for a in ("href", "url", "uri")):
                 raise _NotSimple  # feedparser takes the attribute, Atom-style
             value = _raw(child)
-            value = _finish(_urljoin(base, value) if value else value)
+            value = _finish(_join(base, value) if value else value)
             value = _LINK_ENTITY.sub(r"&\g<1>", value.replace("&amp;", "&"))
             e["link"] = value
         elif key == ("", "guid"):
             value = _raw(child)
             is_link = _attr(child, "ispermalink", "true") == "true"
             if is_link and value:
-                value = _urljoin(base, value)
+                value = _join(base, value)
             value = _finish(value)
             e["id"] = value
             if is_link:
@@ -303,10 +310,10 @@ def _atom_entry(entry: ET.Element, base: str) -> dict[str, Any]:
             kind = _attr(child, "type", "application/atom+xml" if rel == "self"
                          else "text/html")
             if rel == "alternate" and map_content_type(kind) in _HTML_TYPES:
-                e["link"] = _urljoin(base, href)
+                e["link"] = _join(base, href)
         elif name == "id":
             value = _raw(child)
-            value = _finish(_urljoin(base, value) if value else value)
+            value = _finish(_join(base, value) if value else value)
             e["id"] = value
             e.setdefault("link", value)
         elif name == "summary":

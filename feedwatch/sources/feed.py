@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from html.entities import name2codepoint
 from typing import Any
-from urllib.parse import urljoin
 
 import feedparser
 import feedparser.api
@@ -24,10 +23,10 @@ from feedparser.urls import resolve_relative_uris
 
 from ..model import Entry
 from ..textutil import (
+    absolute_link,
     canonical_url,
     clean_text,
     html_to_text,
-    safe_link,
     text_fingerprint,
     truncate,
 )
@@ -400,13 +399,7 @@ def _link(value: Any, base_url: str) -> str | None:
     and links carrying control characters are dropped: nothing may ever open them)."""
     if not isinstance(value, str) or not value.strip():
         return None
-    link = value.strip()
-    if base_url:
-        try:
-            link = urljoin(base_url, link)
-        except ValueError:
-            return None
-    return safe_link(link)
+    return absolute_link(base_url, value.strip())
 
 
 def _lang(value: Any) -> str | None:
