@@ -58,7 +58,10 @@ def clean_text(text: str | None) -> str:
     """Untrusted plain text → inert text with tidy whitespace (line breaks kept)."""
     if not text:
         return ""
-    text = _SPACES.sub(" ", strip_controls(unicodedata.normalize("NFC", text)))
+    text = strip_controls(unicodedata.normalize("NFC", text))
+    # ASCII text needs the (slow, character-class) substitution only for a run or a tab
+    if "  " in text or "\t" in text or not text.isascii():
+        text = _SPACES.sub(" ", text)
     # (one pass over the whole text: a run of _SPACES never holds a line break)
     text = "\n".join([line.strip() for line in text.split("\n")])
     return (_BLANK_LINES.sub("\n\n", text) if "\n\n\n" in text else text).strip()
