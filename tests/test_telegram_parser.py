@@ -21,6 +21,7 @@ from feedwatch.sources.telegram import (
     ChannelPage,
     LayoutChangedError,
     NoPublicPreviewError,
+    NotTelegramPageError,
     TelegramPageError,
     channel_from_spec,
     derive_title,
@@ -219,9 +220,8 @@ def test_rendered_no_preview_page() -> None:
     "body",
     [
         load("layout_changed.html"),
-        b"",
-        b'{"ok": true, "result": []}',
-        b"<html><body><p>Something went wrong</p></body></html>",
+        b'<html><head><meta property="og:site_name" content="Telegram"></head>'
+        b"<body><p>Something went wrong</p></body></html>",
         # Widgets without data-post, or whose ids no longer parse: the markup moved on.
         b'<div class="tgme_channel_info"></div><div class="tgme_widget_message"></div>',
         b'<div class="tgme_widget_message" data-post="chan/abc"><div>x</div></div>',
@@ -233,6 +233,22 @@ def test_layout_changed(body: bytes) -> None:
     with pytest.raises(LayoutChangedError, match="layout may have changed") as info:
         parse_channel_page(body, "chan")
     assert isinstance(info.value, TelegramPageError)
+
+
+@pytest.mark.parametrize(("body", "said"), [
+    (b"", "an empty page"),
+    (b'{"ok": true, "result": []}', "a page that is not from Telegram"),
+    (b"<html><head><title>Access restricted</title></head><body><h1>Access to this resource is"
+     b" restricted</h1><p>By decision of the regulator</p></body></html>",
+     'a page that is not from Telegram ("Access restricted")'),
+])
+def test_a_page_not_from_telegram_is_not_blamed_on_telegram(body: bytes, said: str) -> None:
+    """Where t.me is blocked, a block page or captive portal answers 200: that is the
+    network's doing, not a layout feedwatch must be updated for."""
+    with pytest.raises(NotTelegramPageError) as info:
+        parse_channel_page(body, "chan")
+    assert str(info.value).startswith(f"https://t.me/s/chan returned {said}: a network block")
+    assert "layout" not in str(info.value)
 
 
 def test_empty_channel_preview() -> None:
@@ -521,6 +537,42 @@ def test_video_player_that_is_too_big_without_caption() -> None:
     assert (e.media, e.text) == (("video",), "[video]")
 
 
+def test_contact_and_venue_posts_say_what_they_share() -> None:
+    e = _one('<div class="tgme_widget_message_contact_wrap"><div class="tgme_widget_message_'
+             'contact"><div class="tgme_widget_message_contact_name">Press Office</div><div '
+             'class="tgme_widget_message_contact_phone">+961 1 234 567</div></div></div>')
+    assert (e.media, e.title, e.text) == (("contact",), "Press Office",
+                                          "[contact] Press Office +961 1 234 567")
+    e = _one('<a class="tgme_widget_message_venue_wrap" href="https://maps.example/?q=1,2">'
+             '<div class="tgme_widget_message_venue_title">Gate 3</div></a>')
+    assert (e.media, e.text) == (("location",), "[location] Gate 3")
+
+
+def test_every_caption_of_a_group_of_documents_is_kept() -> None:
+    def doc(name: str) -> str:
+        return ('<a class="tgme_widget_message_document_wrap"><div class="tgme_widget_message_'
+                f'document"><div class="tgme_widget_message_document_title">{name}</div></div>'
+                "</a>")
+
+    e = _one(doc("a.pdf") + _text("Arabic version") + doc("b.pdf")
+             + _text("English version: 14 dead"))
+    assert e.media == ("document", "document")
+    assert e.text == "Arabic version\n\nEnglish version: 14 dead"
+
+
+def test_links_of_a_post_carry_no_escapes() -> None:
+    """Post links come from attributes; a forged page must not put escapes in them."""
+    e = _one('<a class="tgme_widget_message_reply" href="https://t.me/chan/9&#x1b;[2J"></a>'
+             '<div class="tgme_widget_message_forwarded_from">Forwarded from <a class="tgme_'
+             'widget_message_forwarded_from_name" href="https://t.me/o&#x1b;[8m/5">O</a></div>'
+             + _text("x"))
+    assert (e.reply_to, e.forwarded_url, e.forwarded_from) == (None, None, "O")
+    page = _page(_widget(1, _text("kept")),
+                 _widget(2, _text("x")).replace("chan/2", "ch&#x1b;]8;;http://x&#x07;/2"))
+    assert [p.entry.url for p in parse_channel_page(page, "chan").posts] == [
+        "https://t.me/chan/1"]
+
+
 def test_link_preview_only_site_name() -> None:
     e = _one(_text('<a href="https://example.org/a">\u200b</a>')
              + '<a class="tgme_widget_message_link_preview" href="https://example.org/a">'
@@ -624,6 +676,12 @@ def test_format_views(views: int, shown: str) -> None:
         ("More than 100 people fled", "More than 100 people fled"),
         ("Update on the talks is due", "Update on the talks is due"),
         ("Срочно эвакуированы жители", "Срочно эвакуированы жители"),
+        # A headline in capitals opens with a word, not a marker.
+        ("MORE THAN 50 KILLED IN BLAST", "MORE THAN 50 KILLED IN BLAST"),
+        ("ЕЩЕ 5 ПОГИБШИХ", "ЕЩЕ 5 ПОГИБШИХ"),
+        ("FLASH FLOODS HIT TEXAS", "FLASH FLOODS HIT TEXAS"),
+        ("URGENT: FLOODS HIT TEXAS", "FLOODS HIT TEXAS"),
+        ("BREAKING talks have ended", "Talks have ended"),
         # An emoji-only or marker-only first line gives way to the next line.
         ("❗️❗️❗️\n\nTalks have ended", "Talks have ended"),
         ("СРОЧНО\nПереговоры завершились", "Переговоры завершились"),

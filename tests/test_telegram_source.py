@@ -47,8 +47,11 @@ class Channel:
         if self.mode == "429":
             return Response("slow down", status=429, headers={"Retry-After": "120"})
         if self.mode == "layout":
-            return Response("<html><body><div class='new_widget'>hi</div></body></html>",
+            return Response("<html><body><div class='tgme_new_widget'>hi</div></body></html>",
                             content_type="text/html")
+        if self.mode == "blocked":
+            return Response("<html><head><title>Blocked</title></head><body>Access denied"
+                            "</body></html>", content_type="text/html")
         before = request.args.get("before", type=int)
         posts = [p for p in self.posts if before is None or p.id < before]
         page = posts[-PAGE:]
@@ -123,6 +126,7 @@ async def test_edited_post_is_an_edit_not_a_new_update(httpserver: HTTPServer,
 @pytest.mark.parametrize(("mode", "message"), [
     ("redirect", "no public web preview"),
     ("layout", "layout may have changed"),
+    ("blocked", 'returned a page that is not from Telegram ("Blocked")'),
     ("429", "HTTP 429"),
 ])
 async def test_errors_are_clear_and_per_source(httpserver: HTTPServer, tmp_path: Path,

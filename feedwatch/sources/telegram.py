@@ -19,12 +19,13 @@ from urllib.parse import parse_qs, urljoin, urlsplit, urlunsplit
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from feedwatch.model import Entry
-from feedwatch.textutil import canonical_url, clean_text, first_line, truncate
+from feedwatch.textutil import canonical_url, clean_text, first_line, safe_link, truncate
 
 __all__ = [
     "ChannelPage",
     "LayoutChangedError",
     "NoPublicPreviewError",
+    "NotTelegramPageError",
     "TelegramPageError",
     "TelegramPost",
     "channel_from_spec",
@@ -140,12 +141,13 @@ def _strip_markers(line: str) -> str:
             break
         rest = line[m.end() :].lstrip()
         word = m.group(1)
-        # "More:" is a marker, "More people fled" is a sentence; all-caps "СРОЧНО" is a marker.
+        # "More:" is a marker, "More people fled" is a sentence; "СРОЧНО Путин заявил" opens
+        # with a marker, but in a line all in capitals ("MORE THAN 50 KILLED") it is a word.
         if (
             not rest
             or rest.startswith(_MARKER_DELIMITERS)
             or unicodedata.category(rest[0]) in ("So", "Sk")
-            or (word.isupper() and len(word) > 2)
+            or (word.isupper() and len(word) > 2 and any(c.islower() for c in rest))
         ):
             line, stripped = rest, True
         else:
@@ -222,6 +224,10 @@ class LayoutChangedError(TelegramPageError):
     """The page came back but holds no recognisable posts: Telegram's markup probably changed."""
 
 
+class NotTelegramPageError(TelegramPageError):
+    """The answer is no Telegram page at all: a block page, captive portal, proxy or bot check."""
+
+
 # ---------------------------------------------------------------------------------------------
 # Parsing
 
@@ -239,6 +245,8 @@ def parse_channel_page(
     base = permalink_base.rstrip("/")
     html = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
     html = html.removeprefix("\ufeff")
+    if "tgme_" not in html and not _TELEGRAM_SITE.search(html):
+        raise _foreign_page_error(html, channel, base)
     tree = LexborHTMLParser(html)
 
     widgets = tree.css("div.tgme_widget_message")
@@ -285,6 +293,28 @@ def _no_posts_error(tree: LexborHTMLParser, channel: str, base: str) -> Telegram
             channel=channel,
         )
     return _layout_error(channel, base)
+
+
+# Every t.me page is built of tgme_* classes; a redesign would still name the site.
+_TELEGRAM_SITE = re.compile(
+    r"""<meta[^>]+og:site_name[^>]+content=["']Telegram["']"""
+    r"""|<link[^>]+canonical[^>]+href=["']https?://t\.me/""", re.IGNORECASE)
+
+
+def _foreign_page_error(html: str, channel: str, base: str) -> NotTelegramPageError:
+    """Where t.me is blocked or filtered, the answer is often a 200 page of someone else's."""
+    if not html.strip():
+        what = "an empty page"
+    else:
+        title = LexborHTMLParser(html).css_first("title")
+        name = _one_line(title.text()) if title is not None else ""
+        what = f'a page that is not from Telegram ("{truncate(name, 80)}")' if name else (
+            "a page that is not from Telegram")
+    return NotTelegramPageError(
+        f"{base}/s/{channel} returned {what}: a network block, captive portal, proxy or bot "
+        "check is answering instead of Telegram; it is tried again on the next poll",
+        channel=channel,
+    )
 
 
 def _layout_error(channel: str, base: str) -> LayoutChangedError:
@@ -349,6 +379,8 @@ _ROLES: dict[str, str] = {
     "tgme_widget_message_poll_question": "poll_question",
     "tgme_widget_message_document_title": "document_title",
     "tgme_widget_message_venue_title": "venue_title",
+    "tgme_widget_message_contact_name": "contact_name",
+    "tgme_widget_message_contact_phone": "contact_phone",
     # media: one marker per node, except those in _ONCE (one per post)
     "tgme_widget_message_photo_wrap": "photo",
     "tgme_widget_message_video_player": "video",
@@ -365,12 +397,14 @@ _ROLES: dict[str, str] = {
     "tgme_widget_message_videosticker": "sticker",
     "tgme_widget_message_location_wrap": "location",
     "tgme_widget_message_location": "location",
+    "tgme_widget_message_venue_wrap": "location",
+    "tgme_widget_message_contact_wrap": "contact",
     "message_media_not_supported": "unsupported",
 }
 _PARTS_SELECTOR = ", ".join(f".{cls}" for cls in _ROLES)
 _MEDIA = ("photo", "video", "round_video", "document", "voice", "audio", "poll", "sticker",
-          "location", "unsupported")  # fmt: skip
-_ONCE = frozenset({"poll", "sticker", "location", "voice", "audio", "unsupported"})
+          "location", "contact", "unsupported")  # fmt: skip
+_ONCE = frozenset({"poll", "sticker", "location", "voice", "audio", "contact", "unsupported"})
 
 
 def _parts(widget: LexborNode) -> dict[str, list[LexborNode]]:
@@ -385,10 +419,14 @@ def _parts(widget: LexborNode) -> dict[str, list[LexborNode]]:
     return found
 
 
+# A public channel's username as post ids carry it (letters, digits, "_"; 5-32 today).
+_CHANNEL_NAME = re.compile(r"[A-Za-z0-9_]{1,64}")
+
+
 def _parse_post(widget: LexborNode, data_post: str, base: str) -> TelegramPost | None:
     """One message widget → post; None when its ``data-post`` carries no numeric id."""
     chan, _, num = data_post.rpartition("/")
-    if not chan or not num.isdigit():
+    if not _CHANNEL_NAME.fullmatch(chan) or not num.isdigit():
         return None
     post_id = int(num)
 
@@ -396,7 +434,7 @@ def _parse_post(widget: LexborNode, data_post: str, base: str) -> TelegramPost |
     while (reply := widget.css_first(".tgme_widget_message_reply")) is not None:
         href = reply.attributes.get("href")
         if reply_to is None and href:
-            reply_to = _permalink(href, base)
+            reply_to = safe_link(_permalink(href, base))
         reply.decompose()  # nothing inside the quote belongs to this post
     # A link preview renders a link of the text; its parts (thumbnails, a quoted post) are not
     # this post's media. It is kept aside as the content of a post that is only a link.
@@ -408,11 +446,10 @@ def _parse_post(widget: LexborNode, data_post: str, base: str) -> TelegramPost |
     parts = _parts(widget)
 
     text_nodes = parts.get("text", [])
-    # The bubble's own text is its direct child; fall back to the first one for odd layouts.
-    text_node = next((n for n in text_nodes if _is_bubble(n.parent)), None)
-    if text_node is None and text_nodes:
-        text_node = text_nodes[0]
-    text = clean_text(_node_text(text_node)) if text_node is not None else ""
+    # The bubble's own text is its direct child (several for a group of documents, a caption
+    # each); fall back to the first one for odd layouts.
+    own = [n for n in text_nodes if _is_bubble(n.parent)] or text_nodes[:1]
+    text = clean_text("\n\n".join(_node_text(n) for n in own))
     if not text.strip(_INVISIBLE + " \n"):
         text = ""  # a caption of white space and zero-width characters says nothing
 
@@ -474,7 +511,7 @@ def _forwarded(parts: dict[str, list[LexborNode]], base: str) -> tuple[str | Non
     if link is None and box is not None and name_node is not None:
         link = next((a for a in box.css("a[href]") if _one_line(a.text()) == name), None)
     href = (link.attributes.get("href") or "").strip() if link is not None else ""
-    url = _permalink(href, base) if href else None
+    url = safe_link(_permalink(href, base)) if href else None
     if url is not None and not _is_post_link(url):
         url = None  # a profile or channel link is no exact-duplicate key
     return name or None, canonical_url(url) if url else None
@@ -584,12 +621,14 @@ def _media(
     line = f"[{', '.join(p.replace('_', ' ') for p in shown)}]"
     hint = ""
     for marker, role in (("poll", "poll_question"), ("document", "document_title"),
-                         ("location", "venue_title")):  # fmt: skip
+                         ("location", "venue_title"), ("contact", "contact_name")):  # fmt: skip
         if marker in counts and (node := _first(parts, role)) is not None:
             hint = _one_line(node.text())
             break
     if hint:
         line = f"{line} {hint}"
+    if "contact" in counts and (phone := _first(parts, "contact_phone")) is not None:
+        line = f"{line} {_one_line(phone.text())}"
     return tuple(markers), line, truncate(hint, 120) if hint else ""
 
 
