@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from feedwatch.sources.feed import FeedParseError, parse_feed
+from feedwatch.textutil import MAX_TAGS, html_to_text
 
 DATA = Path(__file__).parent / "data" / "feeds"
 
@@ -105,8 +106,8 @@ def test_html_page_is_a_clear_error_naming_the_real_feed() -> None:
     [
         (b"", "empty response"),
         (b'{"error": "rate limited"}', "JSON document, not a JSON Feed"),
-        (b'<rss version="2.0"><channel><title>x</title><item><title>Talks & more</title>'
-         b"<guid>1</guid></item></channel></rss>", None),
+        (b'<rss version="2.0"><channel><title>x</title><item><title>Talks &amp; more</title>'
+         b"<guid>1</guid></item><br></channel></rss>", None),
         (b"\x00\x01\x02 binary junk", "not"),
     ],
 )
@@ -203,3 +204,87 @@ def test_item_keys_do_not_depend_on_a_servers_content_location(location: str | N
     keys = {parse_feed(body.encode(), url="https://example.com/feed.xml",
                        headers=headers).entries[0].key for body in (plain, unusual)}
     assert keys == {"guid:https://example.com/p/1"}
+
+
+# --- what real feeds get wrong (a review's findings, each once silently mangled) ----------
+
+def _rss(item: str, declared: str = "utf-8") -> bytes:
+    return (f'<?xml version="1.0" encoding="{declared}"?><rss version="2.0"><channel>'
+            f"<title>Новости</title><item>{item}</item></channel></rss>").encode()
+
+
+@pytest.mark.parametrize(("declared", "header"), [
+    ("windows-1251", "application/rss+xml"),
+    ("KOI8-R", "application/rss+xml"),
+    ("utf-8", "text/xml; charset=koi8-r"),
+    ("us-ascii", "application/rss+xml"),
+])
+def test_utf8_under_a_stale_single_byte_label_reads_as_utf8(declared: str, header: str) -> None:
+    """A site moved to UTF-8 but its template still says windows-1251: valid multi-byte UTF-8
+    is never Cyrillic in a single-byte charset."""
+    parsed = parse_feed(_rss("<title>Землетрясение в Перу</title><guid>1</guid>", declared),
+                        url="http://x.example/", headers={"content-type": header})
+    assert (parsed.title, parsed.entries[0].title) == ("Новости", "Землетрясение в Перу")
+    assert parsed.warning is not None and "but the feed is UTF-8" in parsed.warning
+
+
+def test_bare_ampersands_are_text_not_entities() -> None:
+    parsed = parse_feed(_rss(
+        "<title>Q&A: AT&T, M&S and B&Q</title><link>https://x.example/a?b=1&c=2</link>"
+        "<description><![CDATA[<p>R&D &amp; more</p>]]></description>"),
+        url="http://x.example/", headers={"content-type": "application/rss+xml"})
+    (entry,) = parsed.entries
+    assert (entry.title, entry.url, entry.text) == (
+        "Q&A: AT&T, M&S and B&Q", "https://x.example/a?b=1&c=2", "R&D & more")
+    assert parsed.warning is None  # escaped, the document is well-formed
+
+
+def test_atom_plain_text_keeps_its_angle_brackets() -> None:
+    body = (b'<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
+            b"<title>F</title><id>urn:f</id><updated>2026-11-29T14:00:00Z</updated><entry>"
+            b"<title>Why &lt;div&gt; soup breaks readers</title><id>urn:1</id>"
+            b"<updated>2026-11-29T14:00:00Z</updated><summary>if a&lt;b then b&gt;a</summary>"
+            b"</entry><entry><title>Escaped HTML in a plain field</title><id>urn:2</id>"
+            b"<updated>2026-11-29T14:00:00Z</updated><summary>&lt;p&gt;It &lt;b&gt;shook"
+            b"&lt;/b&gt; &amp;amp; fell&lt;/p&gt;</summary></entry></feed>")
+    plain, sloppy = parse_feed(body, url="http://x.example/",
+                               headers={"content-type": "application/atom+xml"}).entries
+    assert (plain.title, plain.text) == ("Why <div> soup breaks readers", "if a<b then b>a")
+    assert sloppy.text == "It shook & fell"  # it looks like HTML: read as HTML
+
+
+@pytest.mark.parametrize(("raw", "utc"), [
+    ("Sat, 29 Nov 2026 14:05:00 MSK", "2026-11-29 11:05"),
+    ("Sat, 29 Nov 2026 14:05:00 CET", "2026-11-29 13:05"),
+    ("Sat, 29 Nov 2026 14:05:00 GMT+3", "2026-11-29 11:05"),
+    ("Sat, 29 Nov 2026 14:05:00 UTC-5", "2026-11-29 19:05"),
+    ("29 ноября 2026 14:05:00 +0300", "2026-11-29 11:05"),
+    ("Сб, 29 ноя 2026 14:05 МСК", "2026-11-29 11:05"),
+    ("29 листопада 2026, 14:05 +02:00", "2026-11-29 12:05"),
+    # what feedparser already read right is still read the same
+    ("Sat, 29 Nov 2026 14:05:00 +0300", "2026-11-29 11:05"),
+    ("Sat, 29 Nov 2026 14:05:00 EST", "2026-11-29 19:05"),
+    ("2026-11-29T14:05:00+03:00", "2026-11-29 11:05"),
+])
+def test_dates_in_zones_and_languages_feedparser_misreads(raw: str, utc: str) -> None:
+    parsed = parse_feed(_rss(f"<title>t</title><guid>1</guid><pubDate>{raw}</pubDate>"),
+                        url="http://x.example/", headers={"content-type": "application/rss+xml"})
+    published = parsed.entries[0].published
+    assert published is not None
+    assert published.astimezone(UTC).strftime("%Y-%m-%d %H:%M") == utc
+
+
+def test_json_feed_titles_written_with_html_references() -> None:
+    body = (b'{"version": "https://jsonfeed.org/version/1.1", "title": "Blog &#8211; News",'
+            b' "items": [{"id": "1", "url": "https://x.example/1",'
+            b' "title": "It&#8217;s a &lt;b&gt;quake&lt;/b&gt; &amp; more"}]}')
+    parsed = parse_feed(body, url="http://x.example/", headers={})
+    assert (parsed.title, parsed.entries[0].title) == ("Blog – News",
+                                                       "It’s a <b>quake</b> & more")
+
+
+def test_hostile_nesting_is_read_only_so_deep() -> None:
+    """The HTML parser's cost grows with the square of the nesting (80,000 unclosed <div>s
+    took 15 s): a fragment is read up to MAX_TAGS tags."""
+    text = html_to_text("<div>x" * 20_000)
+    assert text.split() == ["x"] * MAX_TAGS

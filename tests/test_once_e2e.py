@@ -170,7 +170,7 @@ def test_what_a_read_worked_around_stays_on_the_source_until_fixed(
         tmp_path: Path, site: Site, run_cli: Callable[..., Any]) -> None:
     """A feed read leniently (not well-formed XML) is ok, with a warning on the source for
     `sources` and the dashboard, kept across 304s, gone once the feed is fixed."""
-    site.put("/wire.xml", rss(("w1", "Talks & more talks", "Mon, 02 Jun 2025 10:02:00 +0000")))
+    site.put("/wire.xml", rss(("w1", "Talks <br> more talks", "Mon, 02 Jun 2025 10:02:00 +0000")))
     site.put("/ledger.atom", (DATA / "feeds" / "atom_relative.xml").read_bytes())
     site.put("/quay.json", (DATA / "feeds" / "jsonfeed.json").read_bytes())
     cfg, db = config(tmp_path, site), tmp_path / "fw.db"

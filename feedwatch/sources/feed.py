@@ -7,17 +7,20 @@ charset and the base URL of relative links), never a URL, so it can never fetch 
 from __future__ import annotations
 
 import calendar
+import codecs
 import io
 import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from html import unescape
 from html.entities import name2codepoint
 from typing import Any
 
 import feedparser
 import feedparser.api
 from feedparser.html import _cp1252
+from feedparser.mixin import _FeedParserMixin
 from feedparser.sanitizer import _sanitize_html
 from feedparser.urls import resolve_relative_uris
 
@@ -30,7 +33,12 @@ from ..textutil import (
     text_fingerprint,
     truncate,
 )
-from . import fastfeed
+from . import dates, fastfeed
+
+looks_like_html = _FeedParserMixin.looks_like_html
+# Both readers parse dates with feedparser's handlers; ours answers first for the forms it
+# reads wrong (see dates.py).
+feedparser.registerDateHandler(dates.parse_date)
 
 MAX_TEXT = 20_000  # characters kept of an item's text; full articles are not our job
 MAX_TITLE = 1_000
@@ -78,6 +86,7 @@ def parse_feed(body: bytes, *, url: str = "", headers: dict[str, str] | None = N
         return parse_json_feed(body, url=url)
     body, headers = _defuse(body, headers)
     body, headers, charset_warning = _fix_charset(body, headers)
+    body = _escape_bare_amps(body)
     body, cut_warning = _cap_items(body)
     cut_warning = cut_warning or charset_warning
     if url:
@@ -209,6 +218,22 @@ def _cap_items(body: bytes) -> tuple[bytes, str | None]:
             f"the feed lists {total} items; only the first {MAX_ITEMS} were read")
 
 
+# "&" that starts no character or entity reference ("Q&A", "?a=1&b=2"): not XML, so a
+# feed holding one is read by feedparser's lenient parser, which writes "Q&A;". CDATA may
+# hold bare "&" and is left as it is.
+_BARE_AMP = re.compile(rb"&(?!#[0-9]+;|#[xX][0-9a-fA-F]+;|[A-Za-z_][\w.-]*;)")
+_CDATA = re.compile(rb"(<!\[CDATA\[.*?\]\]>)", re.S)
+
+
+def _escape_bare_amps(body: bytes) -> bytes:
+    if _BARE_AMP.search(body) is None:
+        return body
+    parts = _CDATA.split(body)  # odd indexes are CDATA sections
+    for i in range(0, len(parts), 2):
+        parts[i] = _BARE_AMP.sub(b"&amp;", parts[i])
+    return b"".join(parts)
+
+
 _C1_UTF8 = re.compile(rb"\xc2[\x80-\x9f]|&#(?:1[2-5][0-9]|x[89][0-9a-fA-F]);")
 
 
@@ -294,10 +319,15 @@ def _fix_charset(body: bytes, headers: dict[str, str]
             return text.encode("utf-8"), headers, (
                 f"{bad} invalid UTF-8 byte sequence(s) replaced")
     if valid_utf8:
-        if http and http not in _UTF8_NAMES and declared in _UTF8_NAMES:
-            # Valid multi-byte UTF-8 is almost never meant as a single-byte charset.
-            return body, {**headers, "content-type": _with_utf8(headers["content-type"])}, (
-                f"the server says charset={http} but the feed is UTF-8; read as UTF-8")
+        # Valid multi-byte UTF-8 is almost never meant as a single-byte charset (Cyrillic in
+        # windows-1251 or KOI8-R never is): a stale prolog or header, after a site moved on.
+        wrong = [name for name in (declared, http) if name and _single_byte(name)]
+        if wrong:
+            fixed = _XML_DECL_ENCODING.sub(rb"\1\2utf-8\2", body, count=1) if m else body
+            said = "the feed says" if wrong[0] == declared else "the server says"
+            ctype = _with_utf8(headers.get("content-type", ""))
+            return fixed, {**headers, "content-type": ctype}, (
+                f"{said} charset={wrong[0]} but the feed is UTF-8; read as UTF-8")
         return body, headers, None
     if declared not in _UTF8_NAMES or (http and http not in _UTF8_NAMES):
         return body, headers, None
@@ -320,6 +350,16 @@ def _fix_charset(body: bytes, headers: dict[str, str]
         fixed = _XML_DECL_ENCODING.sub(rb"\1\2utf-8\2", fixed, count=1)
     return fixed, {**headers, "content-type": _with_utf8(headers.get("content-type", ""))}, (
         "the feed says it is UTF-8 but is windows-1251 (Cyrillic); read as windows-1251")
+
+
+def _single_byte(charset: str) -> bool:
+    """Whether ``charset`` names a one-byte-per-character encoding (windows-125x, ISO 8859,
+    KOI8, Mac, DOS code pages, ASCII), which UTF-8 text is often mislabelled as."""
+    try:
+        name = codecs.lookup(charset).name
+    except LookupError:
+        return False
+    return name.startswith(("cp125", "iso8859", "koi8", "mac-", "cp4", "cp8", "ascii"))
 
 
 def _with_utf8(ctype: str) -> str:
@@ -365,18 +405,19 @@ def _struct_to_dt(value: Any) -> datetime | None:
 
 def _entry(e: Any, base_url: str, feed_lang: str | None, encoding: str = "utf-8",
            sanitized: bool = False) -> Entry:
-    title = truncate(html_to_text(_reference_html(e.get("title") or "", e.get("title_detail"),
-                                                  encoding, sanitized)), MAX_TITLE)
+    title_detail = e.get("title_detail")
+    title = truncate(_field_text(_reference_html(e.get("title") or "", title_detail, encoding,
+                                                 sanitized), title_detail), MAX_TITLE)
     contents = e.get("content") or []
     # A summary without details is feedparser's copy of the first content: its type holds
-    summary = _reference_html(e.get("summary") or "", e.get("summary_detail") or (
-        contents[0] if contents else None), encoding, sanitized)
-    content = max((_reference_html(c.get("value") or "", c, encoding, sanitized)
-                   for c in contents),
-                  key=len, default="")
+    summary_detail = e.get("summary_detail") or (contents[0] if contents else None)
+    summary = _reference_html(e.get("summary") or "", summary_detail, encoding, sanitized)
+    content, content_detail = max(
+        ((_reference_html(c.get("value") or "", c, encoding, sanitized), c) for c in contents),
+        key=lambda pair: len(pair[0]), default=("", None))
     # Many feeds put a teaser in <description> and the article in <content:encoded>;
     # the teaser reads better in a live stream unless it is empty.
-    text = html_to_text(summary) or html_to_text(content)
+    text = _field_text(summary, summary_detail) or _field_text(content, content_detail)
     text = text[:MAX_TEXT]
     link = _link(e.get("link"), base_url)
     published = _struct_to_dt(e.get("published_parsed")) or _struct_to_dt(e.get("updated_parsed"))
@@ -392,6 +433,23 @@ def _entry(e: Any, base_url: str, feed_lang: str | None, encoding: str = "utf-8"
         author=truncate(clean_text(e.get("author")), MAX_AUTHOR) or None,
         lang=_lang(e.get("language") or feed_lang),
     )
+
+
+# An article's worth of HTML: what lies beyond cannot reach the MAX_TEXT characters kept, and
+# the HTML parser's cost grows faster than the length on some hostile markup.
+MAX_HTML = 8 * MAX_TEXT
+
+
+def _field_text(value: str, detail: Any) -> str:
+    """A field's plain text: HTML reduced to text, but a field the feed marks as plain text
+    (Atom's default) keeps its "<" unless it looks like HTML after all (feedparser's own
+    guess for RSS), since sloppy feeds put escaped HTML in plain fields."""
+    if not value:
+        return ""
+    kind = str((detail or {}).get("type") or "text/html").lower()
+    if kind == "text/plain" and ("<" in value or "&" in value) and not looks_like_html(value):
+        return clean_text(value)
+    return html_to_text(value[:MAX_HTML])
 
 
 def _link(value: Any, base_url: str) -> str | None:
@@ -447,7 +505,9 @@ def parse_json_feed(body: bytes, *, url: str = "") -> ParsedFeed:
     for item in items:
         if not isinstance(item, dict):
             continue
-        title = truncate(clean_text(str(item.get("title") or "")), MAX_TITLE)
+        title = str(item.get("title") or "")
+        # plain text by the spec, but WordPress's JSON feeds write its characters as HTML does
+        title = truncate(clean_text(unescape(title) if "&" in title else title), MAX_TITLE)
         text = clean_text(str(item.get("content_text") or "")) or html_to_text(
             str(item.get("content_html") or "")) or clean_text(str(item.get("summary") or ""))
         text = text[:MAX_TEXT]
@@ -471,5 +531,6 @@ def parse_json_feed(body: bytes, *, url: str = "") -> ParsedFeed:
             author=truncate(clean_text(str(author)), MAX_AUTHOR) if author else None,
             lang=_lang(item.get("language")) or feed_lang,
         ))
-    title = clean_text(str(doc.get("title") or "")) or None
+    title = str(doc.get("title") or "")
+    title = clean_text(unescape(title) if "&" in title else title) or None
     return ParsedFeed(title=title, entries=_unique(entries), format=version)
