@@ -288,3 +288,13 @@ def test_hostile_nesting_is_read_only_so_deep() -> None:
     took 15 s): a fragment is read up to MAX_TAGS tags."""
     text = html_to_text("<div>x" * 20_000)
     assert text.split() == ["x"] * MAX_TAGS
+
+
+def test_json_feed_plain_fields_holding_html() -> None:
+    body = (b'{"version": "https://jsonfeed.org/version/1.1", "title": "T", "items": ['
+            b'{"id": "1", "title": "Tsunami <em>warning</em> lifted",'
+            b' "content_text": "No threat &gt; 1m"},'
+            b'{"id": "2", "title": "Is 5 < 7?", "content_text": "a <b> c"}]}')
+    first, second = parse_feed(body, url="http://x.example/", headers={}).entries
+    assert (first.title, first.text) == ("Tsunami warning lifted", "No threat > 1m")
+    assert (second.title, second.text) == ("Is 5 < 7?", "a <b> c")

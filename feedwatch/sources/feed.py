@@ -13,7 +13,6 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from html import unescape
 from html.entities import name2codepoint
 from typing import Any
 
@@ -440,6 +439,9 @@ def _entry(e: Any, base_url: str, feed_lang: str | None, encoding: str = "utf-8"
 MAX_HTML = 8 * MAX_TEXT
 
 
+_PLAIN = {"type": "text/plain"}
+
+
 def _field_text(value: str, detail: Any) -> str:
     """A field's plain text: HTML reduced to text, but a field the feed marks as plain text
     (Atom's default) keeps its "<" unless it looks like HTML after all (feedparser's own
@@ -505,11 +507,12 @@ def parse_json_feed(body: bytes, *, url: str = "") -> ParsedFeed:
     for item in items:
         if not isinstance(item, dict):
             continue
-        title = str(item.get("title") or "")
-        # plain text by the spec, but WordPress's JSON feeds write its characters as HTML does
-        title = truncate(clean_text(unescape(title) if "&" in title else title), MAX_TITLE)
-        text = clean_text(str(item.get("content_text") or "")) or html_to_text(
-            str(item.get("content_html") or "")) or clean_text(str(item.get("summary") or ""))
+        # Plain text by the spec, but WordPress's JSON feeds write titles as HTML does
+        # ("It&#8217;s"): read as Atom's plain fields are, HTML if it looks like HTML.
+        title = truncate(_field_text(str(item.get("title") or ""), _PLAIN), MAX_TITLE)
+        text = _field_text(str(item.get("content_text") or ""), _PLAIN) or html_to_text(
+            str(item.get("content_html") or "")) or _field_text(
+            str(item.get("summary") or ""), _PLAIN)
         text = text[:MAX_TEXT]
         link = _link(item.get("url"), url) or _link(item.get("external_url"), url)
         guid = item.get("id")
@@ -531,6 +534,5 @@ def parse_json_feed(body: bytes, *, url: str = "") -> ParsedFeed:
             author=truncate(clean_text(str(author)), MAX_AUTHOR) if author else None,
             lang=_lang(item.get("language")) or feed_lang,
         ))
-    title = str(doc.get("title") or "")
-    title = clean_text(unescape(title) if "&" in title else title) or None
+    title = _field_text(str(doc.get("title") or ""), _PLAIN) or None
     return ParsedFeed(title=title, entries=_unique(entries), format=version)
