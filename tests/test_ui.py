@@ -14,6 +14,7 @@ import pytest
 from conftest import Site
 from rich.console import Console
 from test_ui_support import FIXED_NOW, TZ, demo_topic, fixed_clock, populate, wait_for
+from textual import events
 from textual.pilot import Pilot
 
 from feedwatch.config import Topic, parse_topic
@@ -194,6 +195,23 @@ async def test_filter_refilters_history_and_bad_query_keeps_the_last_one(
         assert not bar.has_class("-invalid")
         await pilot.press("enter")
         assert app.stream.has_focus
+
+
+async def test_keys_in_one_burst_with_slash_go_to_the_filter(store: Store) -> None:
+    """A paste or a laggy link delivers "/qatar" at once: every key after "/" is the
+    query's, none is a dashboard command ("q" would quit, "s" switch tabs)."""
+    populate(store)
+    app = FeedwatchApp(demo_topic(), store, clock=fixed_clock(), tz=TZ, live=False)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_for(lambda: len(app.stream.rows) == 12, pilot, what="history")
+        for key in ["slash", *"qatar"]:  # queued together, as a terminal sends a burst
+            app.post_message(events.Key(key, None if key == "slash" else key))
+        await pilot.pause()
+        assert app.is_running
+        bar = app.query_one("#filter", QueryBar)
+        assert bar.value == "qatar"
+        await pilot.press("space", "slash", "q", "slash")  # in a query, "/" is text
+        assert bar.value == "qatar /q/" and bar.input.has_focus
 
 
 async def test_open_refuses_non_http_links(store: Store) -> None:

@@ -30,7 +30,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Label, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Footer, Input, Label, Static, TabbedContent, TabPane
 from textual.worker import WorkerCancelled, WorkerFailed, get_current_worker
 
 from ..config import Topic
@@ -145,7 +145,9 @@ class FeedwatchApp(App[int]):
         Binding("escape", "back", "Back"),
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Help"),
-        Binding("slash", "filter", "Filter"),
+        # priority: run before the keys that follow in the same burst are routed (a paste,
+        # a laggy link): they must reach the filter, not act as commands ("/qatar" quit)
+        Binding("slash", "filter", "Filter", priority=True),
         Binding("ctrl+f", "search", "Find"),  # (in the history; short: the footer fits)
         Binding("p", "toggle_pause", "Pause"),
         Binding("p", "resume", "Resume"),
@@ -958,6 +960,11 @@ class FeedwatchApp(App[int]):
         self.stream.follow = not self._detail_open
 
     def action_filter(self) -> None:
+        if isinstance(self.focused, Input):  # a "/" typed in a query (a regex) is text
+            self.focused.post_message(events.Key("slash", "/"))
+            return
+        if self.screen is not self.screen_stack[0]:
+            return  # help or another screen on top: "/" is not for the stream there
         self.query_one(TabbedContent).active = "stream-tab"
         self.query_one("#filter", QueryBar).focus_input()
 

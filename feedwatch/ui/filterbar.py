@@ -77,7 +77,10 @@ class QueryBar(Vertical):
         return self.input.value
 
     def focus_input(self) -> None:
-        self.input.focus()
+        # At once, not on the next turn of the loop as Widget.focus does: keys that came in
+        # the same burst as "/" (a paste, a laggy link) must reach the input, not the stream
+        # ("/qatar" would quit).
+        self.screen.set_focus(self.input)
         self.input.cursor_position = len(self.input.value)
 
     def show_error(self, message: str, column: int | None = None) -> None:
