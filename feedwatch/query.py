@@ -77,8 +77,8 @@ _SURROGATES: Final = bytes(range(0xD8, 0xE0))
 # Done by hand on the fast path: precomposed letters common enough to deserve a way around
 # NFD (ё, й, ї), the mark lower() gives İ, and where casefold() differs from lower().
 _SHORTCUTS: Final = (
-    ("ё", "е"), ("й", "и"), ("ї", "і"), ("i\u0307", "i"), ("ß", "ss"), ("µ", "μ"),
-    ("ſ", "s"), ("ŉ", "ʼn"), ("ǰ", "j"),
+    ("ё", "е"), ("й", "и"), ("ї", "і"), ("i\u0307", "i"), ("ı", "i"), ("ß", "ss"),
+    ("µ", "μ"), ("ſ", "s"), ("ŉ", "ʼn"), ("ǰ", "j"),
 )  # fmt: skip
 
 
@@ -154,8 +154,9 @@ def _fold_unicode(text: str) -> str:
 
 
 def _fold_exact(text: str) -> str:
-    """The definition of folding; _fold_unicode's fast path must agree with it."""
-    return _MARKS.sub("", unicodedata.normalize("NFD", text.casefold()))
+    """The definition of folding; _fold_unicode's fast path must agree with it. Turkish
+    dotless ı is i, as casefold makes İ: "Çırağan" is found as "ciragan" and "ÇIRAĞAN"."""
+    return _MARKS.sub("", unicodedata.normalize("NFD", text.casefold().replace("ı", "i")))
 
 
 def _plain(text: str) -> bool:
@@ -615,7 +616,7 @@ _FTS_SAFE = re.compile("[a-z0-9\u00c0-\u024f\u1e00-\u1eff\u0400-\u052f]+")
 # lists these spellings too ("ss" may also be an indexed "ß"). Rarer ones are left out to keep
 # expressions short (see FTS_GAPS): a document spelled with them can match a query and yet
 # escape the pre-selection.
-_FTS_TWINS: Final = {"е": "ё", "и": "й", "і": "ї", "у": "ў"}
+_FTS_TWINS: Final = {"е": "ё", "и": "й", "і": "ї", "у": "ў", "i": "ı"}
 FTS_GAPS: Final = "ѐѝѓќӑӓӗӂӝӟӣӥӧӯӱӳӵӹӛӫӭѷԨԪԬԮǡǣǽǿ"
 
 

@@ -388,8 +388,9 @@ def fts_ids(db: sqlite3.Connection, expression: str) -> set[int]:
     [
         ("war", '"war"'),
         ("war*", '"war"*'),
-        ('"cease fire"', '"cease fire"'),
-        ("cease-fire", '("cease fire" OR "ceasefire")'),
+        ('"cease fire"', '("cease fire" OR "cease fıre")'),  # (Turkish dotless ı is i)
+        ("cease-fire", '(("cease fire" OR "cease fıre") OR ("ceasefire" OR "ceasefıre"))'),
+        ("ciragan", '("ciragan" OR "cıragan")'),
         ("6000", '("6000" OR "6 000")'),
         ("1.5", '"1 5"'),
         ("a -b", '"a"'),
@@ -490,6 +491,20 @@ def test_fts_superset_property(docs: list[DictDocument], query: str) -> None:
     assume(expression is not None)
     matched = {i for i, d in enumerate(docs) if q.matches(d)}
     assert matched <= fts_ids(fts_db(docs), expression)  # type: ignore[arg-type]
+
+
+def test_turkish_dotless_i_is_i() -> None:
+    """"Çırağan" is found as "ciragan", "ÇIRAĞAN" or "çirağan", by the matcher and by the
+    history search's FTS5 pre-selection."""
+    docs = [doc(title="Talks at the Çırağan Palace"), doc(title="ISTANBUL talks"),
+            doc(title="İstanbul görüşmeleri")]
+    db = fts_db(docs)
+    for text, hits in [("ciragan", {0}), ("ÇIRAĞAN", {0}), ("çirağan", {0}),
+                       ("istanbul", {1, 2}), ("ıstanbul", {1, 2})]:
+        q = parse(text)
+        assert {i for i, d in enumerate(docs) if q.matches(d)} == hits, text
+        expression = q.fts_expression()
+        assert expression is not None and fts_ids(db, expression) >= hits, text
 
 
 def test_fts_agrees_with_folding_letter_by_letter() -> None:
