@@ -22,6 +22,7 @@ from typing import IO, Any
 
 from . import __version__
 from .config import (
+    ENV_CONFIG,
     ENV_DB,
     ENV_TELEGRAM_BASE,
     ConfigError,
@@ -95,6 +96,8 @@ def _config_path(args: argparse.Namespace) -> Path:
 def load(args: argparse.Namespace) -> Topic:
     path = _config_path(args)
     if not args.config and not path.exists():
+        if os.environ.get(ENV_CONFIG):
+            raise CliError(f"{ENV_CONFIG} names {path}, which does not exist", EXIT_USAGE)
         raise CliError(f"no config file given and none at {path}; pass -c FILE "
                        "(see config/example.toml), or try `feedwatch demo`", EXIT_USAGE)
     try:
@@ -139,12 +142,16 @@ def cmd_check(args: argparse.Namespace) -> int:
     feeds = sum(1 for s in topic.sources if s.kind == "feed")
     channels = len(topic.sources) - feeds
     disabled = sum(1 for s in topic.sources if not s.enabled)
-    print(f"{topic.path}: ok — topic {topic.name!r}: {len(topic.sources)} sources "
-          f"({feeds} feeds, {channels} Telegram channels"
+    print(f"{topic.path}: ok — topic {topic.name!r}: {_count(len(topic.sources), 'source')} "
+          f"({_count(feeds, 'feed')}, {_count(channels, 'Telegram channel')}"
           + (f", {disabled} disabled" if disabled else "") + ")")
     if topic.query:
         print(f"  query: {topic.query}")
     return EXIT_OK
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _print_source_errors(results: list[Any]) -> None:
@@ -478,10 +485,18 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo.run import run_demo
 
+    if args.config:
+        raise CliError("demo replays its own topic and reads no topic file; to watch yours, "
+                       f"run `feedwatch run -c {args.config}`", EXIT_USAGE)
     return run_demo(speed=args.speed, headless=args.headless, port=args.port, db=args.db)
 
 
 # --- parser ------------------------------------------------------------------------------
+
+
+_FORMAT_HELP = "jsonl: a JSON object per line, for scripts; text: a line per update to read"
+_QUERY_HELP = ("words, \"phrases\", OR, -exclude, prefix*, /regex/, title: text: source: url: "
+               "lang: fields; e.g. 'istanbul talks -football' (README: Query language)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -518,7 +533,8 @@ def build_parser() -> argparse.ArgumentParser:
     for name, help_ in (("once", "poll every source once; print new matching updates"),
                         ("tail", "poll forever; print each new matching update")):
         p = add(name, help_)
-        p.add_argument("--format", choices=("jsonl", "text"), default="jsonl")
+        p.add_argument("--format", choices=("jsonl", "text"), default="jsonl",
+                       help=_FORMAT_HELP)
         p.add_argument("--collapse", action="store_true",
                        help="don't print updates that join an existing cluster")
         p.set_defaults(func=cmd_once if name == "once" else cmd_tail)
@@ -528,18 +544,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("text", "jsonl"), default="text")
     p.set_defaults(func=cmd_sources)
     p = add("search", "search the stored history (query language)")
-    p.add_argument("query")
-    p.add_argument("--format", choices=("jsonl", "text"), default="jsonl")
+    p.add_argument("query", help=_QUERY_HELP)
+    p.add_argument("--format", choices=("jsonl", "text"), default="jsonl",
+                   help=_FORMAT_HELP)
     p.add_argument("--limit", type=int, default=0, help="print only the newest N matches")
     p.set_defaults(func=cmd_search)
     p = add("filter", "filter update JSON lines (stdin or --input) with a query")
-    p.add_argument("query")
-    p.add_argument("--input", metavar="FILE")
+    p.add_argument("query", help=_QUERY_HELP)
+    p.add_argument("--input", metavar="FILE", help="JSON lines to read (default: stdin)")
     p.set_defaults(func=cmd_filter, no_log=True)
     p = add("cluster", "assign clusters to update JSON lines (stdin or --input)")
-    p.add_argument("--input", metavar="FILE")
+    p.add_argument("--input", metavar="FILE", help="JSON lines to read (default: stdin)")
     p.add_argument("--window", help="dedupe window, e.g. 6h")
-    p.add_argument("--threshold", type=float)
+    p.add_argument("--threshold", type=float, help="similarity needed to join a story (0-1)")
     p.set_defaults(func=cmd_cluster, no_log=True)
     p = add("opml", "export a topic's sources as OPML, or turn an OPML file into [[source]] "
             "blocks to paste into a topic file")

@@ -237,7 +237,9 @@ class _Collector:
         self._found: list[tuple[int, str]] = []
 
     def add(self, line: int, message: str) -> None:
-        self._found.append((line, f"{self.where}:{line}: {message}"))
+        """A problem at ``line``; 0: about the whole file (no line to name)."""
+        at = f":{line}" if line > 0 else ""
+        self._found.append((line, f"{self.where}{at}: {message}"))
 
     @property
     def problems(self) -> list[str]:
@@ -405,7 +407,8 @@ def _sources(data: dict[str, Any], c: _Collector, lines: _Lines, interval: float
 
     raw = data.get("source", [])
     if not isinstance(raw, list):
-        c.add(lines.line("", None, "source"), "sources must be declared as [[source]] tables")
+        c.add(lines.line("source") or lines.line("", None, "source"),
+              "sources must be declared as [[source]] tables")
         return
     seen_names: dict[str, int] = {}
     seen_urls: dict[str, int] = {}

@@ -102,8 +102,14 @@ def test_errors_name_file_and_line(tmp_path: Path, text: str, line: int, fragmen
     with pytest.raises(ConfigError) as info:
         load_topic(path)
     message = str(info.value)
-    assert f"{path}:{line}:" in message
+    assert f"{path}:{line}:" in message if line else f"{path}: " in message  # (whole file)
     assert fragment in message
+
+
+def test_single_source_table_names_its_line(tmp_path: Path) -> None:
+    path = write(tmp_path, '[topic]\nname = "x"\n[source]\nurl = "https://a.example/"\n')
+    with pytest.raises(ConfigError, match=r":3: sources must be declared as \[\[source\]\]"):
+        load_topic(path)
 
 
 def test_every_problem_is_reported_at_once() -> None:

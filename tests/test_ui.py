@@ -214,6 +214,14 @@ async def test_keys_in_one_burst_with_slash_go_to_the_filter(store: Store) -> No
         assert bar.value == "qatar /q/" and bar.input.has_focus
 
 
+async def test_ctrl_c_quits_as_in_any_terminal_program(store: Store) -> None:
+    app = FeedwatchApp(demo_topic(), store, clock=fixed_clock(), tz=TZ, live=False)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+        assert not app.is_running
+
+
 async def test_open_refuses_non_http_links(store: Store) -> None:
     now = datetime.now(UTC)
     store.ingest("Bosphorus Wire", [

@@ -144,6 +144,7 @@ class FeedwatchApp(App[int]):
         Binding("escape", "close_detail", "Close"),
         Binding("escape", "back", "Back"),
         Binding("q", "quit", "Quit"),
+        Binding("ctrl+c", "quit", "Quit", show=False),  # what a terminal user tries first
         Binding("question_mark", "help", "Help"),
         # priority: run before the keys that follow in the same burst are routed (a paste,
         # a laggy link): they must reach the filter, not act as commands ("/qatar" quit)

@@ -25,7 +25,7 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("r", "poll every source now"),
     ("a", "mark everything read"),
     ("ctrl+p", "command palette"),
-    ("q", "quit"),
+    ("q, ctrl+c", "quit"),
 )
 
 MARKS: tuple[tuple[str, str], ...] = (
