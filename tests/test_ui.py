@@ -73,6 +73,12 @@ def topic_for(site: Site, *names: str, interval: str = "1h", query: str = "",
     return parse_topic("\n".join(lines))
 
 
+def footer_keys(app: FeedwatchApp) -> dict[str, str]:
+    """Key → label of the bindings the footer shows now."""
+    return {b.key: b.description for _, b, enabled, _ in app.active_bindings.values()
+            if enabled and b.show}
+
+
 def titles(app: FeedwatchApp) -> list[str]:
     return [row.update.title for row in app.stream.rows]
 
@@ -400,6 +406,12 @@ async def test_sources_panel_shows_errors_and_mutes(site: Site, store: Store) ->
         await wait_for(lambda: len(app.stream.rows) == 1, pilot, what="muted")
         await wait_for(lambda: store.muted_sources() == {"desk"}, pilot, what="saved mute")
         assert "muted" in str(panel.get_row("desk")[2])
+        await pilot.pause()
+        assert footer_keys(app)["m"] == "Unmute"  # the footer names what m does here
+        panel.move_cursor(row=panel.get_row_index("wire"))
+        await pilot.pause()
+        assert footer_keys(app)["m"] == "Mute"
+        panel.move_cursor(row=panel.get_row_index("desk"))
         await pilot.press("m")
         await wait_for(lambda: len(app.stream.rows) == 2, pilot, what="unmuted")
         # m in the stream mutes the selected row's source

@@ -7,6 +7,7 @@ from datetime import datetime, tzinfo
 from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding, BindingType
+from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.widgets import DataTable
 
@@ -23,7 +24,8 @@ class SourcesPanel(DataTable[Text]):
     """One row per configured source; `m` mutes, `r` polls the selected source now."""
 
     BINDINGS: list[BindingType] = [  # noqa: RUF012 - Textual's idiom
-        Binding("m", "toggle_mute", "Mute"),  # (or unmute: short, so the footer fits)
+        Binding("m", "toggle_mute", "Mute"),
+        Binding("m", "toggle_mute('unmute')", "Unmute"),  # (check_action shows one of two)
         Binding("r", "refresh_source", "Poll"),
         Binding("j", "cursor_down", "Down", show=False),
         Binding("k", "cursor_up", "Up", show=False),
@@ -111,7 +113,9 @@ class SourcesPanel(DataTable[Text]):
                       now: datetime | None, paused: bool) -> None:
         """Refresh every cell in place (the cursor stays where it is)."""
         self.states = dict(states)
-        self.muted = set(muted)
+        if set(muted) != self.muted:
+            self.muted = set(muted)
+            self.refresh_bindings()
         self.paused = paused
         if not self.columns:
             return
@@ -144,10 +148,21 @@ class SourcesPanel(DataTable[Text]):
         key, _ = self.coordinate_to_cell_key(self.cursor_coordinate)
         return key.value
 
-    def action_toggle_mute(self) -> None:
+    def action_toggle_mute(self, _label: str = "mute") -> None:
         name = self.selected_source
         if name is not None:
             self.post_message(self.MuteToggled(name))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The footer names what `m` does to the selected source: mute, or unmute."""
+        if action == "toggle_mute":
+            muted = self.selected_source in self.muted
+            return muted if parameters == ("unmute",) else not muted
+        return True
+
+    def watch_cursor_coordinate(self, old: Coordinate, new: Coordinate) -> None:
+        super().watch_cursor_coordinate(old, new)
+        self.refresh_bindings()
 
     def action_refresh_source(self) -> None:
         name = self.selected_source
