@@ -32,6 +32,14 @@ FUTURE_SKEW = 300.0  # seconds a source's clock may run ahead before we clamp
 TITLE_IDENTITY_WINDOW = 3 * 86400.0
 
 
+def _read_only_fs(folder: str) -> bool:
+    """Whether ``folder`` is on a file system mounted read-only (root ignores permissions)."""
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):
+        return False
+
+
 class StoreError(Exception):
     """A database problem, phrased for a person (locked, read-only, disk full, corrupt)."""
 
@@ -50,6 +58,12 @@ def _describe(exc: sqlite3.Error, path: str) -> str:
     if "not a database" in lowered or "malformed" in lowered or "corrupt" in lowered:
         return f"database {path} is damaged or not a feedwatch database ({text})"
     if "unable to open" in lowered:
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            return f"cannot open database {path}: the directory {folder} does not exist"
+        if not os.access(folder, os.W_OK) or _read_only_fs(folder):
+            return (f"cannot open database {path}: {folder} is read-only (feedwatch keeps a "
+                    "write-ahead log beside the database; use --db FILE on a writable disk)")
         return f"cannot open database {path}: check that the directory exists and is writable"
     return f"database error in {path}: {text}"
 

@@ -318,3 +318,11 @@ def test_a_snapshot_keeps_index_answers_consistent_while_another_process_indexes
             unsure = dash.not_plain()
         assert event.update.id in found | unsure
         assert dash.fts_exact(exact) == {event.update.id} and dash.not_plain() == set()
+
+
+def test_unopenable_database_says_why(tmp_path: Path) -> None:
+    from feedwatch.store import _describe
+
+    cannot = sqlite3.OperationalError("unable to open database file")
+    missing = tmp_path / "gone" / "x.db"
+    assert f"the directory {missing.parent} does not exist" in _describe(cannot, str(missing))
