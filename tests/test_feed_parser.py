@@ -298,3 +298,13 @@ def test_json_feed_plain_fields_holding_html() -> None:
     first, second = parse_feed(body, url="http://x.example/", headers={}).entries
     assert (first.title, first.text) == ("Tsunami warning lifted", "No threat > 1m")
     assert (second.title, second.text) == ("Is 5 < 7?", "a <b> c")
+
+
+@pytest.mark.parametrize(("link", "url"), [
+    ("https://x.example/news/quake in peru", "https://x.example/news/quake%20in%20peru"),
+    ("/news/www.example", "http://x.example/news/www.example"),
+])
+def test_links_as_sloppy_feeds_write_them(link: str, url: str) -> None:
+    parsed = parse_feed(_rss(f"<title>t</title><link>{link}</link>"), url="http://x.example/f",
+                        headers={"content-type": "application/rss+xml"})
+    assert parsed.entries[0].url == url

@@ -459,7 +459,10 @@ def _link(value: Any, base_url: str) -> str | None:
     and links carrying control characters are dropped: nothing may ever open them)."""
     if not isinstance(value, str) or not value.strip():
         return None
-    return absolute_link(base_url, value.strip())
+    link = value.strip()
+    if " " in link:  # a CMS that did not encode a path: the link works encoded
+        link = link.replace(" ", "%20")
+    return absolute_link(base_url, link)
 
 
 def _lang(value: Any) -> str | None:
