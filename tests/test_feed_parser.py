@@ -308,3 +308,11 @@ def test_links_as_sloppy_feeds_write_them(link: str, url: str) -> None:
     parsed = parse_feed(_rss(f"<title>t</title><link>{link}</link>"), url="http://x.example/f",
                         headers={"content-type": "application/rss+xml"})
     assert parsed.entries[0].url == url
+
+
+def test_short_undeclared_cp1251_feed_reads_as_cyrillic() -> None:
+    body = ('<?xml version="1.0"?><rss version="2.0"><channel><title>Новости</title><item>'
+            "<title>Взрыв в центре Киева</title><guid>1</guid></item></channel></rss>"
+            ).encode("cp1251")
+    parsed = parse_feed(body, url="http://x.example/", headers={})
+    assert (parsed.title, parsed.entries[0].title) == ("Новости", "Взрыв в центре Киева")

@@ -342,7 +342,7 @@ def _fix_charset(body: bytes, headers: dict[str, str]
             pure += 1
         elif cyr:
             mixed += 1
-    if pure < 6 or pure < 4 * mixed:
+    if pure < 3 or pure < 4 * mixed:
         return body, headers, None
     fixed = text.encode("utf-8")
     if m:
