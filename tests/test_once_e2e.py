@@ -225,4 +225,4 @@ def test_check_reports_file_line_and_exit_2(tmp_path: Path, run_cli: Callable[..
     good = tmp_path / "good.toml"
     good.write_text('[[source]]\nurl = "https://a.example/"\n', encoding="utf-8")
     ok = run_cli("check", "-c", str(good))
-    assert ok.returncode == 0 and "1 sources" in ok.stdout
+    assert ok.returncode == 0 and "1 source (1 feed, 0 Telegram channels)" in ok.stdout
