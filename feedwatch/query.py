@@ -616,8 +616,10 @@ _FTS_SAFE = re.compile("[a-z0-9\u00c0-\u024f\u1e00-\u1eff\u0400-\u052f]+")
 # lists these spellings too ("ss" may also be an indexed "ß"). Rarer ones are left out to keep
 # expressions short (see FTS_GAPS): a document spelled with them can match a query and yet
 # escape the pre-selection.
-_FTS_TWINS: Final = {"е": "ё", "и": "й", "і": "ї", "у": "ў", "i": "ı"}
-FTS_GAPS: Final = "ѐѝѓќӑӓӗӂӝӟӣӥӧӯӱӳӵӹӛӫӭѷԨԪԬԮǡǣǽǿ"
+_FTS_TWINS: Final = {"е": "ё", "и": "й", "і": "ї", "у": "ў"}
+# (Turkish ı too: listing it as a twin of every i made ordinary English phrases too long
+# for an exact form. A text holding any of these is not plain, so the matcher judges it.)
+FTS_GAPS: Final = "ѐѝѓќӑӓӗӂӝӟӣӥӧӯӱӳӵӹӛӫӭѷԨԪԬԮǡǣǽǿı"
 
 
 @dataclass(frozen=True, slots=True)

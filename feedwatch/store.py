@@ -774,8 +774,9 @@ class Store:
 
     def search(self, expression: str | None, limit: int = 1000) -> list[Update]:
         """Candidates for a query, newest first: the ``limit`` newest updates FTS5 matches,
-        and every update not in the index yet (few: see index_pending); the caller's
-        matcher decides."""
+        every update not in the index yet (few: see index_pending), and every text that is
+        not plain (FTS5 may split or fold its words otherwise: few, see ftsplain); the
+        caller's matcher decides."""
         if expression is None:
             return self.latest(limit)
         with self.snapshot():
@@ -783,9 +784,10 @@ class Store:
                 f"SELECT {_UPDATE_COLUMNS} {_FROM} WHERE u.id IN (SELECT rowid FROM updates_fts"
                 " WHERE updates_fts MATCH ?) AND u.dismissed = 0"
                 " ORDER BY u.published DESC, u.id DESC LIMIT ?", (expression, limit))
-            rows += self._query(f"SELECT {_UPDATE_COLUMNS} {_FROM} WHERE u.id IN ({_UNINDEXED})"
-                                " AND u.dismissed = 0")
-        found = [_row_to_update(r) for r in rows]
+            rows += self._query(
+                f"SELECT {_UPDATE_COLUMNS} {_FROM} WHERE u.id IN (SELECT id FROM updates WHERE"
+                f" plain = 0 UNION {_UNINDEXED}) AND u.dismissed = 0")
+        found = list({u.id: u for u in map(_row_to_update, rows)}.values())
         found.sort(key=lambda u: (u.published, u.id), reverse=True)
         return found
 

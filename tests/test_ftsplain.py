@@ -133,7 +133,7 @@ def test_fts_exact_equals_the_matcher_on_plain_texts(docs: list[tuple[str, str]]
     ("talks", '"talks"', None),
     ("talks -football", '("talks" NOT "football")', None),
     ("-football -футбол", None, '("football" OR ("футбол" OR "фўтбол"))'),  # ў: see _FTS_TWINS
-    ('"cease fire" OR truce*', '(("cease fire" OR "cease fıre") OR "truce"*)', None),
+    ('"cease fire" OR truce*', '("cease fire" OR "truce"*)', None),
     ("title:talks", 'title : "talks"', None),
 ])
 def test_fts_exact_forms(text: str, include: str | None, exclude: str | None) -> None:

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from feedwatch.ftsplain import is_plain
 from feedwatch.model import Update
 from feedwatch.query import (
     FTS_GAPS,
@@ -388,9 +389,8 @@ def fts_ids(db: sqlite3.Connection, expression: str) -> set[int]:
     [
         ("war", '"war"'),
         ("war*", '"war"*'),
-        ('"cease fire"', '("cease fire" OR "cease fıre")'),  # (Turkish dotless ı is i)
-        ("cease-fire", '(("cease fire" OR "cease fıre") OR ("ceasefire" OR "ceasefıre"))'),
-        ("ciragan", '("ciragan" OR "cıragan")'),
+        ('"cease fire"', '"cease fire"'),
+        ("cease-fire", '("cease fire" OR "ceasefire")'),
         ("6000", '("6000" OR "6 000")'),
         ("1.5", '"1 5"'),
         ("a -b", '"a"'),
@@ -494,17 +494,15 @@ def test_fts_superset_property(docs: list[DictDocument], query: str) -> None:
 
 
 def test_turkish_dotless_i_is_i() -> None:
-    """"Çırağan" is found as "ciragan", "ÇIRAĞAN" or "çirağan", by the matcher and by the
-    history search's FTS5 pre-selection."""
+    """"Çırağan" is found as "ciragan", "ÇIRAĞAN" or "çirağan" (a text with ı is not plain:
+    the matcher judges it, see FTS_GAPS and Store.search)."""
     docs = [doc(title="Talks at the Çırağan Palace"), doc(title="ISTANBUL talks"),
             doc(title="İstanbul görüşmeleri")]
-    db = fts_db(docs)
     for text, hits in [("ciragan", {0}), ("ÇIRAĞAN", {0}), ("çirağan", {0}),
                        ("istanbul", {1, 2}), ("ıstanbul", {1, 2})]:
         q = parse(text)
         assert {i for i, d in enumerate(docs) if q.matches(d)} == hits, text
-        expression = q.fts_expression()
-        assert expression is not None and fts_ids(db, expression) >= hits, text
+    assert not is_plain("Talks at the Çırağan Palace", "")
 
 
 def test_fts_agrees_with_folding_letter_by_letter() -> None:

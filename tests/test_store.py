@@ -326,3 +326,17 @@ def test_unopenable_database_says_why(tmp_path: Path) -> None:
     cannot = sqlite3.OperationalError("unable to open database file")
     missing = tmp_path / "gone" / "x.db"
     assert f"the directory {missing.parent} does not exist" in _describe(cannot, str(missing))
+
+
+def test_search_hands_texts_that_are_not_plain_to_the_matcher(tmp_path: Path) -> None:
+    """FTS5 keeps Turkish ı where the matcher reads i: "ciragan" finds "Çırağan" anyway."""
+    with Store(tmp_path / "fw.db") as store:
+        (palace,) = store.ingest("wire", [entry("a", "Talks begin at the Çırağan Palace", "")],
+                                 NOW)
+        store.ingest("wire", [entry("b", "Markets calm", "")], NOW)
+        store.index_pending()
+        query = parse("ciragan")
+        expression = query.fts_expression()
+        assert expression is not None and store.fts_ids(expression) == set()
+        found = [u for u in store.search(expression) if query.matches(u)]
+        assert [u.id for u in found] == [palace.update.id]
