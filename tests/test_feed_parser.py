@@ -316,3 +316,36 @@ def test_short_undeclared_cp1251_feed_reads_as_cyrillic() -> None:
             ).encode("cp1251")
     parsed = parse_feed(body, url="http://x.example/", headers={})
     assert (parsed.title, parsed.entries[0].title) == ("Новости", "Взрыв в центре Киева")
+
+
+@pytest.mark.parametrize(("header", "declared", "warned"), [
+    ("application/rss+xml; charset=gb2312", "utf-8", "the server says charset=gb2312"),
+    ("application/rss+xml; charset=gbk", "utf-8", "the server says charset=gbk"),
+    ("application/rss+xml; charset=utf-8", "windows-1251", None),  # the header was right
+])
+def test_utf8_labels_right_and_wrong(header: str, declared: str, warned: str | None) -> None:
+    body = _rss("<title>北京发布新闻 Землетрясение</title><guid>1</guid>", declared)
+    parsed = parse_feed(body, url="http://x.example/", headers={"content-type": header})
+    assert parsed.entries[0].title == "北京发布新闻 Землетрясение"
+    if warned is None:
+        assert parsed.warning is None
+    else:
+        assert parsed.warning is not None and warned in parsed.warning
+
+
+def test_bare_ampersands_around_cdata_open_or_closed() -> None:
+    from feedwatch.sources.feed import _escape_bare_amps
+
+    assert _escape_bare_amps(b"a & b<![CDATA[c & d]]>e & f") == (
+        b"a &amp; b<![CDATA[c & d]]>e &amp; f")
+    assert _escape_bare_amps(b"a & b<![CDATA[c & d") == b"a &amp; b<![CDATA[c & d"
+    assert _escape_bare_amps(b"&amp; &#38; &#x26; &nbsp; &a.b-c;") == (
+        b"&amp; &#38; &#x26; &nbsp; &a.b-c;")
+
+
+def test_date_handler_leaves_what_it_cannot_read_to_feedparser() -> None:
+    from feedwatch.sources.dates import parse_date
+
+    assert parse_date("1 Jan 2024 10:00" + " " * 400 + "x") is None
+    assert parse_date("Mon, 01 Jan 2024 10:00:00 GMT+99") is None
+    assert parse_date("29 ноября 2026 14:05 +0975") is None

@@ -567,6 +567,9 @@ def test_links_of_a_post_carry_no_escapes() -> None:
              'widget_message_forwarded_from_name" href="https://t.me/o&#x1b;[8m/5">O</a></div>'
              + _text("x"))
     assert (e.reply_to, e.forwarded_url, e.forwarded_from) == (None, None, "O")
+    e = _one('<a class="tgme_widget_message_reply" href="https://[t.me/chan/9"></a>'
+             + _text("an invalid IPv6 host is no link, and no crash"))
+    assert e.reply_to is None
     page = _page(_widget(1, _text("kept")),
                  _widget(2, _text("x")).replace("chan/2", "ch&#x1b;]8;;http://x&#x07;/2"))
     assert [p.entry.url for p in parse_channel_page(page, "chan").posts] == [
@@ -682,6 +685,7 @@ def test_format_views(views: int, shown: str) -> None:
         ("FLASH FLOODS HIT TEXAS", "FLASH FLOODS HIT TEXAS"),
         ("URGENT: FLOODS HIT TEXAS", "FLOODS HIT TEXAS"),
         ("BREAKING talks have ended", "Talks have ended"),
+        ("URGENT قصف على غزة", "قصف على غزة"),  # a script without case: still a marker
         # An emoji-only or marker-only first line gives way to the next line.
         ("❗️❗️❗️\n\nTalks have ended", "Talks have ended"),
         ("СРОЧНО\nПереговоры завершились", "Переговоры завершились"),

@@ -41,7 +41,10 @@ _DATE = re.compile(
 
 def parse_date(value: str) -> time.struct_time | None:
     """A UTC time tuple for the RFC 822-like dates feedparser gets wrong, else None."""
-    m = _DATE.fullmatch(value.strip())
+    value = value.strip()
+    if len(value) > 64:  # (no date is longer; the pattern must never meet a hostile one)
+        return None
+    m = _DATE.fullmatch(value)
     if m is None:
         return None
     day, month_name, year, hour, minute, second, zone, sign, hours, minutes = m.groups()
@@ -56,6 +59,8 @@ def parse_date(value: str) -> time.struct_time | None:
             return None
         if english and not zone and len(hours) == 2 and minutes is not None:
             return None  # "+0300": feedparser reads it right
+        if int(hours) > 14 or int(minutes or 0) > 59:
+            return None  # no such zone: feedparser's call
         offset = int(hours) * 60 + int(minutes or 0)
         offset = -offset if sign == "-" else offset
     elif zone in _ZONES:

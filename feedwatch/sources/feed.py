@@ -221,16 +221,23 @@ def _cap_items(body: bytes) -> tuple[bytes, str | None]:
 # feed holding one is read by feedparser's lenient parser, which writes "Q&A;". CDATA may
 # hold bare "&" and is left as it is.
 _BARE_AMP = re.compile(rb"&(?!#[0-9]+;|#[xX][0-9a-fA-F]+;|[A-Za-z_][\w.-]*;)")
-_CDATA = re.compile(rb"(<!\[CDATA\[.*?\]\]>)", re.S)
 
 
 def _escape_bare_amps(body: bytes) -> bytes:
     if _BARE_AMP.search(body) is None:
         return body
-    parts = _CDATA.split(body)  # odd indexes are CDATA sections
-    for i in range(0, len(parts), 2):
-        parts[i] = _BARE_AMP.sub(b"&amp;", parts[i])
-    return b"".join(parts)
+    out: list[bytes] = []
+    at = 0
+    while at < len(body):  # one pass: text outside CDATA escaped, CDATA kept (an open one
+        start = body.find(b"<![CDATA[", at)  # runs to the end)
+        if start < 0:
+            out.append(_BARE_AMP.sub(b"&amp;", body[at:]))
+            break
+        end = body.find(b"]]>", start + 9)
+        end = len(body) if end < 0 else end + 3
+        out += [_BARE_AMP.sub(b"&amp;", body[at:start]), body[start:end]]
+        at = end
+    return b"".join(out)
 
 
 _C1_UTF8 = re.compile(rb"\xc2[\x80-\x9f]|&#(?:1[2-5][0-9]|x[89][0-9a-fA-F]);")
@@ -318,15 +325,21 @@ def _fix_charset(body: bytes, headers: dict[str, str]
             return text.encode("utf-8"), headers, (
                 f"{bad} invalid UTF-8 byte sequence(s) replaced")
     if valid_utf8:
-        # Valid multi-byte UTF-8 is almost never meant as a single-byte charset (Cyrillic in
-        # windows-1251 or KOI8-R never is): a stale prolog or header, after a site moved on.
-        wrong = [name for name in (declared, http) if name and _single_byte(name)]
-        if wrong:
+        # Valid multi-byte UTF-8 is almost never meant as another charset (Cyrillic in
+        # windows-1251 or KOI8-R never is, Chinese in GBK hardly): a stale label, after a
+        # site moved on. A prolog is only trusted to be wrong for single-byte charsets.
+        prolog_wrong = declared not in _UTF8_NAMES and _single_byte(declared)
+        http_wrong = bool(http) and http not in _UTF8_NAMES and (
+            declared in _UTF8_NAMES or prolog_wrong)
+        if prolog_wrong or http_wrong:
             fixed = _XML_DECL_ENCODING.sub(rb"\1\2utf-8\2", body, count=1) if m else body
-            said = "the feed says" if wrong[0] == declared else "the server says"
             ctype = _with_utf8(headers.get("content-type", ""))
-            return fixed, {**headers, "content-type": ctype}, (
-                f"{said} charset={wrong[0]} but the feed is UTF-8; read as UTF-8")
+            warning = None  # (a UTF-8 header over a stale prolog was already read right)
+            if http_wrong:
+                warning = f"the server says charset={http} but the feed is UTF-8; read as UTF-8"
+            elif not http:
+                warning = f"the feed says charset={declared} but the feed is UTF-8; read as UTF-8"
+            return fixed, {**headers, "content-type": ctype}, warning
         return body, headers, None
     if declared not in _UTF8_NAMES or (http and http not in _UTF8_NAMES):
         return body, headers, None
@@ -434,11 +447,6 @@ def _entry(e: Any, base_url: str, feed_lang: str | None, encoding: str = "utf-8"
     )
 
 
-# An article's worth of HTML: what lies beyond cannot reach the MAX_TEXT characters kept, and
-# the HTML parser's cost grows faster than the length on some hostile markup.
-MAX_HTML = 8 * MAX_TEXT
-
-
 _PLAIN = {"type": "text/plain"}
 
 
@@ -451,7 +459,7 @@ def _field_text(value: str, detail: Any) -> str:
     kind = str((detail or {}).get("type") or "text/html").lower()
     if kind == "text/plain" and ("<" in value or "&" in value) and not looks_like_html(value):
         return clean_text(value)
-    return html_to_text(value[:MAX_HTML])
+    return html_to_text(value)
 
 
 def _link(value: Any, base_url: str) -> str | None:

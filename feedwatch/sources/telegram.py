@@ -147,7 +147,7 @@ def _strip_markers(line: str) -> str:
             not rest
             or rest.startswith(_MARKER_DELIMITERS)
             or unicodedata.category(rest[0]) in ("So", "Sk")
-            or (word.isupper() and len(word) > 2 and any(c.islower() for c in rest))
+            or (word.isupper() and len(word) > 2 and not rest.isupper())
         ):
             line, stripped = rest, True
         else:
@@ -245,7 +245,7 @@ def parse_channel_page(
     base = permalink_base.rstrip("/")
     html = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
     html = html.removeprefix("\ufeff")
-    if "tgme_" not in html and not _TELEGRAM_SITE.search(html):
+    if "tgme_" not in html and not _TELEGRAM_SITE.search(html, 0, 65536):
         raise _foreign_page_error(html, channel, base)
     tree = LexborHTMLParser(html)
 
@@ -297,8 +297,8 @@ def _no_posts_error(tree: LexborHTMLParser, channel: str, base: str) -> Telegram
 
 # Every t.me page is built of tgme_* classes; a redesign would still name the site.
 _TELEGRAM_SITE = re.compile(
-    r"""<meta[^>]+og:site_name[^>]+content=["']Telegram["']"""
-    r"""|<link[^>]+canonical[^>]+href=["']https?://t\.me/""", re.IGNORECASE)
+    r"""<meta[^>]{1,300}?og:site_name[^>]{1,300}?content=["']Telegram["']"""
+    r"""|<link[^>]{1,300}?canonical[^>]{1,300}?href=["']https?://t\.me/""", re.IGNORECASE)
 
 
 def _foreign_page_error(html: str, channel: str, base: str) -> NotTelegramPageError:
@@ -724,8 +724,11 @@ def _same_url(text: str, href: str) -> bool:
 
 def _permalink(href: str, base: str) -> str:
     """An absolute post permalink from a page link: ``/s/`` and ``?single`` dropped."""
-    url = urljoin(base + "/", _fix_amp(href.strip()))
-    parts = urlsplit(url)
+    try:
+        url = urljoin(base + "/", _fix_amp(href.strip()))
+        parts = urlsplit(url)
+    except ValueError:  # ("https://[t.me/…": an invalid IPv6 host)
+        return ""
     segments = [p for p in parts.path.split("/") if p]
     if segments[:1] == ["s"]:
         segments = segments[1:]
