@@ -366,6 +366,32 @@ async def test_following_reader_at_top_sees_new_rows(site: Site, store: Store) -
         assert app.stream.current.update.title == STORIES["budget"][0]
 
 
+async def test_a_key_pressed_as_a_new_row_takes_the_cursor_acts_on_the_row_before(
+        site: Site, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Live mode puts the cursor on the newest row; a key pressed within SLIDE_GRACE of that
+    was aimed at the row the reader was on (enter must not open, nor m mute, a story that
+    slid under the cursor as the key went down). Later keys act on what is highlighted."""
+    import feedwatch.ui.stream as stream_module
+
+    monkeypatch.setattr(stream_module, "SLIDE_GRACE", 60.0)  # (a slow CI machine)
+    site.put("/wire.xml", rss(item("quake", 30)))
+    app = FeedwatchApp(topic_for(site, "wire"), store)
+    async with app.run_test(size=(120, 30)) as pilot:
+        view = app.stream
+        await wait_for(lambda: len(view.rows) == 1, pilot, what="first poll")
+        site.put("/wire.xml", rss(item("quake", 30), item("budget", 1)))
+        await poll_until(app, pilot, lambda: len(view.rows) == 2, what="new item")
+        assert view.current is not None
+        assert view.current.update.title == STORIES["budget"][0]  # live mode: the newest
+        await pilot.press("enter")
+        await wait_for(lambda: STORIES["quake"][0] in detail_text(app), pilot, what="detail")
+        assert view.current.update.title == STORIES["quake"][0]
+        await pilot.press("escape")
+        monkeypatch.setattr(stream_module, "SLIDE_GRACE", 0.0)
+        await pilot.press("g", "enter")  # nothing slid: the highlighted row
+        await wait_for(lambda: STORIES["budget"][0] in detail_text(app), pilot, what="detail")
+
+
 async def test_alert_notifies_and_rings_only_for_live_updates(site: Site, store: Store) -> None:
     now = datetime.now(UTC)
     store.ingest("wire", [Entry("h", "Urgent: old history item", "from yesterday",

@@ -919,7 +919,7 @@ class FeedwatchApp(App[int]):
             return self.detail.detail.headline
         view = self.results if self.query_one(TabbedContent).active == "search-tab" \
             else self.stream
-        row = view.current
+        row = view.take_aim()
         return row.update if row is not None else None
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

@@ -8,6 +8,7 @@ arrived above are counted instead ("▲ N new").
 
 from __future__ import annotations
 
+import time
 import zlib
 from collections.abc import Callable, Sequence
 from datetime import date, tzinfo
@@ -51,6 +52,9 @@ def _no_spans(_: Update) -> list[Span]:
 
 def _no_alert(_: Update) -> bool:
     return False
+
+
+SLIDE_GRACE = 1.0  # seconds: quicker than a reader notices the row under the cursor change
 
 
 class StreamView(ScrollView, can_focus=True):
@@ -132,6 +136,9 @@ class StreamView(ScrollView, can_focus=True):
         # False while the reader is busy with one row (its details are open): new arrivals
         # then count as "▲ N new" instead of sliding under the cursor.
         self.follow = True
+        # (when, row): the newest row took the cursor from ``row`` (live mode); a key
+        # pressed within SLIDE_GRACE of that meant ``row``, the one the reader was on
+        self._slid: tuple[float, Row] | None = None
 
     # --- data (method calls down) ------------------------------------------------------
 
@@ -150,6 +157,17 @@ class StreamView(ScrollView, can_focus=True):
             return self._rows[self.cursor]
         return None
 
+    def take_aim(self) -> Row | None:
+        """The row a key acts on: the row under the cursor, unless a new row took the
+        cursor a moment ago (live mode), faster than anyone reacts: then the row the reader
+        was on, and the cursor goes back to it."""
+        slid, self._slid = self._slid, None
+        if slid is not None and time.monotonic() - slid[0] < SLIDE_GRACE:
+            index = self._rows.index(slid[1])
+            if index is not None:
+                self.cursor = index
+        return self.current
+
     @property
     def following(self) -> bool:
         """True while the reader sits on the newest row at the very top (live mode)."""
@@ -161,6 +179,7 @@ class StreamView(ScrollView, can_focus=True):
         old = self.current
         screen_offset = self.cursor - self.scroll_offset.y
         was_following = self.following
+        self._slid = None
         if presorted:
             self._rows = RowList()
             self._rows.rows = list(rows)
@@ -194,6 +213,7 @@ class StreamView(ScrollView, can_focus=True):
         elif following:
             # Live mode: stay on the newest row; a late item below just slides in.
             if index == 0:
+                self._slid = (time.monotonic(), self._rows[1])
                 self.post_message(self.Highlighted(self, row))
         else:
             if index <= self.cursor:
@@ -286,9 +306,11 @@ class StreamView(ScrollView, can_focus=True):
             self.scroll_to(y=self.cursor - height + 1, animate=False, force=True)
 
     def action_cursor_down(self) -> None:
+        self.take_aim()  # (from the row the reader was on)
         self.cursor += 1
 
     def action_cursor_up(self) -> None:
+        self.take_aim()
         self.cursor -= 1
 
     def action_first(self) -> None:
@@ -306,7 +328,7 @@ class StreamView(ScrollView, can_focus=True):
         self.cursor -= max(1, self.scrollable_content_region.height - 1)
 
     def action_select(self) -> None:
-        row = self.current
+        row = self.take_aim()
         if row is not None:
             row.mark_read()
             self.refresh_row(row)
