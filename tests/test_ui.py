@@ -22,6 +22,7 @@ from feedwatch.model import Entry
 from feedwatch.store import Store
 from feedwatch.ui.app import FeedwatchApp, UpdateArrived
 from feedwatch.ui.filterbar import QueryBar
+from feedwatch.ui.help import HelpScreen
 from feedwatch.ui.rows import Row
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -218,6 +219,13 @@ async def test_keys_in_one_burst_with_slash_go_to_the_filter(store: Store) -> No
         assert bar.value == "qatar"
         await pilot.press("space", "slash", "q", "slash")  # in a query, "/" is text
         assert bar.value == "qatar /q/" and bar.input.has_focus
+        await pilot.press("escape", "question_mark")  # from the help screen: the same
+        assert isinstance(app.screen, HelpScreen)
+        for key in ["slash", *"ok"]:
+            app.post_message(events.Key(key, None if key == "slash" else key))
+        await pilot.pause()
+        assert app.is_running and not isinstance(app.screen, HelpScreen)
+        assert bar.value == "qatar /q/ok" and bar.input.has_focus
 
 
 async def test_ctrl_c_quits_as_in_any_terminal_program(store: Store) -> None:

@@ -964,8 +964,10 @@ class FeedwatchApp(App[int]):
         if isinstance(self.focused, Input):  # a "/" typed in a query (a regex) is text
             self.focused.post_message(events.Key("slash", "/"))
             return
+        if isinstance(self.screen, HelpScreen):
+            self.pop_screen()  # (at once: the keys after "/" belong to the filter)
         if self.screen is not self.screen_stack[0]:
-            return  # help or another screen on top: "/" is not for the stream there
+            return  # another screen on top: "/" is not for the stream there
         self.query_one(TabbedContent).active = "stream-tab"
         self.query_one("#filter", QueryBar).focus_input()
 
