@@ -18,6 +18,16 @@ from werkzeug import Request, Response
 DATA = Path(__file__).parent / "data"
 
 
+@pytest.fixture(autouse=True)
+def _no_slide_grace(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A key acts on the highlighted row, whenever it comes: the live-mode grace (a key
+    within a second of a new row taking the cursor acts on the row before) would make UI
+    tests depend on the machine's speed. The test of the grace sets its own."""
+    import feedwatch.ui.stream
+
+    monkeypatch.setattr(feedwatch.ui.stream, "SLIDE_GRACE", 0.0)
+
+
 @dataclass
 class Served:
     body: bytes
