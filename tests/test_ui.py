@@ -18,7 +18,7 @@ from textual import events
 from textual.pilot import Pilot
 
 from feedwatch.config import Topic, parse_topic
-from feedwatch.model import Entry
+from feedwatch.model import Entry, Update
 from feedwatch.store import Store
 from feedwatch.ui.app import FeedwatchApp, UpdateArrived
 from feedwatch.ui.filterbar import QueryBar
@@ -220,12 +220,16 @@ async def test_keys_in_one_burst_with_slash_go_to_the_filter(store: Store) -> No
         await pilot.press("space", "slash", "q", "slash")  # in a query, "/" is text
         assert bar.value == "qatar /q/" and bar.input.has_focus
         await pilot.press("escape", "question_mark")  # from the help screen: the same
-        assert isinstance(app.screen, HelpScreen)
+        assert isinstance(app.screen, HelpScreen) and not app.stream.follow
         for key in ["slash", *"ok"]:
             app.post_message(events.Key(key, None if key == "slash" else key))
         await pilot.pause()
         assert app.is_running and not isinstance(app.screen, HelpScreen)
         assert bar.value == "qatar /q/ok" and bar.input.has_focus
+        assert app.stream.follow  # as closing help with esc leaves it
+        await pilot.press("escape", "question_mark", "ctrl+c")  # ctrl+c quits from help too
+        await pilot.pause()
+        assert not app.is_running
 
 
 async def test_ctrl_c_quits_as_in_any_terminal_program(store: Store) -> None:
@@ -398,6 +402,35 @@ async def test_a_key_pressed_as_a_new_row_takes_the_cursor_acts_on_the_row_befor
         monkeypatch.setattr(stream_module, "SLIDE_GRACE", 0.0)
         await pilot.press("g", "enter")  # nothing slid: the highlighted row
         await wait_for(lambda: STORIES["budget"][0] in detail_text(app), pilot, what="detail")
+
+
+def test_slide_grace_remembers_the_first_row_and_yields_to_moves(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two rows in one poll: the row the reader was on is the one before the first; a key
+    that moves the cursor itself (G, space, a click) ends the grace."""
+    import feedwatch.ui.stream as stream_module
+    from feedwatch.ui.rows import Row
+    from feedwatch.ui.stream import StreamView
+
+    monkeypatch.setattr(stream_module, "SLIDE_GRACE", 60.0)
+    now = datetime.now(UTC)
+
+    def row(n: int) -> Row:
+        return Row(Update(id=n, source="s", key=str(n), published=now + timedelta(minutes=n),
+                          first_seen=now, title=f"story {n}", text="", url=None, cluster=n))
+
+    view = StreamView()
+    view.insert(row(1))
+    assert view.current is not None and view.current.update.id == 1
+    view.insert(row(2))
+    view.insert(row(3))
+    assert view.current.update.id == 3  # live mode: the newest
+    aimed = view.take_aim()
+    assert aimed is not None and aimed.update.id == 1 and view.current is aimed
+    view.cursor = 0
+    view.insert(row(4))
+    view.cursor = len(view.rows) - 1  # G
+    assert view.take_aim() is view.rows[len(view.rows) - 1]
 
 
 async def test_alert_notifies_and_rings_only_for_live_updates(site: Site, store: Store) -> None:

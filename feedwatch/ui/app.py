@@ -966,6 +966,7 @@ class FeedwatchApp(App[int]):
             return
         if isinstance(self.screen, HelpScreen):
             self.pop_screen()  # (at once: the keys after "/" belong to the filter)
+            self._follow_again()  # (what closing help with esc does, through its callback)
         if self.screen is not self.screen_stack[0]:
             return  # another screen on top: "/" is not for the stream there
         self.query_one(TabbedContent).active = "stream-tab"

@@ -63,6 +63,7 @@ class HelpScreen(ModalScreen[None]):
 
     BINDINGS: list[BindingType] = [  # noqa: RUF012 - Textual's idiom
         Binding("escape,q,question_mark", "dismiss", "Close"),
+        Binding("ctrl+c", "app.quit", "Quit", show=False),
         Binding("j,down", "scroll('down')", "Down", show=False),
         Binding("k,up", "scroll('up')", "Up", show=False),
         Binding("space,pagedown", "scroll('page_down')", "Page down", show=False),

@@ -213,7 +213,10 @@ class StreamView(ScrollView, can_focus=True):
         elif following:
             # Live mode: stay on the newest row; a late item below just slides in.
             if index == 0:
-                self._slid = (time.monotonic(), self._rows[1])
+                now = time.monotonic()
+                slid = self._slid  # (several within the grace: the row the reader was on)
+                aimed = slid[1] if slid and now - slid[0] < SLIDE_GRACE else self._rows[1]
+                self._slid = (now, aimed)
                 self.post_message(self.Highlighted(self, row))
         else:
             if index <= self.cursor:
@@ -277,6 +280,7 @@ class StreamView(ScrollView, can_focus=True):
         return max(0, min(value, len(self._rows) - 1)) if self._rows.rows else 0
 
     def watch_cursor(self, old: int, new: int) -> None:
+        self._slid = None  # the reader moved: keys act on where they are now
         self.refresh_line(old)
         self.refresh_line(new)
         self._scroll_cursor_into_view()
