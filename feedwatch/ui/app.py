@@ -220,7 +220,7 @@ class FeedwatchApp(App[int]):
         self.new_label = Label("", id="new-above")
         yield self.header
         yield QueryBar("filter /", self.topic.query, id="filter",
-                       placeholder="all stories — type a query, e.g. istanbul OR стамбул")
+                       placeholder="all stories — type a query, e.g. istanbul OR стамбул*")
         with Horizontal(id="body"):
             with TabbedContent(id="tabs", initial="stream-tab"):
                 with TabPane("Stream", id="stream-tab"):
@@ -828,7 +828,8 @@ class FeedwatchApp(App[int]):
         if not matches and self.results.has_focus:
             bar.input.focus()  # nothing to browse: the reader's next keys are a new query
         more = "+" if len(matches) >= SEARCH_LIMIT else ""
-        scope = "" if expression else f" (newest {SEARCH_SCAN:,} scanned)"
+        capped = not expression and len(found) >= SEARCH_SCAN  # (else: all of it was read)
+        scope = f" (newest {SEARCH_SCAN:,} scanned)" if capped else ""
         bar.set_status(f"{len(matches):,}{more} found{scope}")
 
     # --- detail ------------------------------------------------------------------------

@@ -39,7 +39,7 @@ MARKS: tuple[tuple[str, str], ...] = (
 
 QUERY: tuple[tuple[str, str], ...] = (
     ("istanbul talks", "both words (AND)"),
-    ("istanbul OR стамбул", "either word"),
+    ("istanbul OR стамбул*", "either word (* also finds Стамбуле)"),
     ('"prisoner exchange"', "the exact phrase"),
     ("-football", "without the word"),
     ("negotiat*", "any word starting with it"),
