@@ -224,12 +224,14 @@ _BARE_AMP = re.compile(rb"&(?!#[0-9]+;|#[xX][0-9a-fA-F]+;|[A-Za-z_][\w.-]*;)")
 
 
 def _escape_bare_amps(body: bytes) -> bytes:
+    """``body`` with bare "&" escaped outside CDATA sections (an unclosed one runs to the
+    end), in one pass."""
     if _BARE_AMP.search(body) is None:
         return body
     out: list[bytes] = []
     at = 0
-    while at < len(body):  # one pass: text outside CDATA escaped, CDATA kept (an open one
-        start = body.find(b"<![CDATA[", at)  # runs to the end)
+    while at < len(body):
+        start = body.find(b"<![CDATA[", at)
         if start < 0:
             out.append(_BARE_AMP.sub(b"&amp;", body[at:]))
             break
