@@ -722,13 +722,14 @@ def _same_url(text: str, href: str) -> bool:
     return False
 
 
-def _permalink(href: str, base: str) -> str:
-    """An absolute post permalink from a page link: ``/s/`` and ``?single`` dropped."""
+def _permalink(href: str, base: str) -> str | None:
+    """An absolute post permalink from a page link: ``/s/`` and ``?single`` dropped; None
+    for a link that is no URL ("https://[t.me/…": an invalid IPv6 host)."""
     try:
         url = urljoin(base + "/", _fix_amp(href.strip()))
         parts = urlsplit(url)
-    except ValueError:  # ("https://[t.me/…": an invalid IPv6 host)
-        return ""
+    except ValueError:
+        return None
     segments = [p for p in parts.path.split("/") if p]
     if segments[:1] == ["s"]:
         segments = segments[1:]

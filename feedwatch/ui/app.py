@@ -915,7 +915,8 @@ class FeedwatchApp(App[int]):
 
     # --- actions -----------------------------------------------------------------------
 
-    def _selected_update(self) -> Update | None:
+    def _aimed_update(self) -> Update | None:
+        """The update a key acts on (see StreamView.take_aim: it may move the cursor)."""
         if self.detail.has_focus and self.detail.detail is not None:
             return self.detail.detail.headline
         view = self.results if self.query_one(TabbedContent).active == "search-tab" \
@@ -1026,7 +1027,7 @@ class FeedwatchApp(App[int]):
         self.notify(f"Marked {changed:,} stor{'y' if changed == 1 else 'ies'} read.", timeout=2)
 
     def action_open_link(self) -> None:
-        update = self._selected_update()
+        update = self._aimed_update()
         if update is None:
             return
         url = update.url
@@ -1050,7 +1051,7 @@ class FeedwatchApp(App[int]):
                               f"clipboard:\n{url}", severity="warning", markup=False, timeout=8)
 
     def action_mute_selected(self) -> None:
-        update = self._selected_update()
+        update = self._aimed_update()
         if update is not None:
             self._set_muted(update.source, True)
 
